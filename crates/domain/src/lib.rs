@@ -1,0 +1,15 @@
+//! The pure rules of buying bitcoin, with no I/O: which fiat currencies are
+//! accepted (`currency`), what a valid fiat amount is (`fiat_amount`), how a
+//! decimal is read exactly from text (`decimal_text`), and the exact BTC maths
+//! (`btc`). Every type here can only hold a valid value, so code that holds one
+//! never re-checks it.
+
+mod btc;
+mod currency;
+mod decimal_text;
+mod fiat_amount;
+
+pub use btc::{BtcAmount, BtcAmountTooLarge, BtcRate, InvalidBtcRate, btc_for};
+pub use currency::{Currency, UnknownCurrency};
+pub use decimal_text::{NotADecimal, parse_decimal_text};
+pub use fiat_amount::{FiatAmount, InvalidFiatAmount};

@@ -1,0 +1,162 @@
+//! The error responses of every HTTP API, in the shapes FastAPI clients
+//! already parse (SPEC section 2).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+/// One entry of a 422 `detail` list: where the fault is, what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldError {
+    /// A fault at `loc` (e.g. `["body", "amount"]`) of kind `kind`.
+    pub fn new(loc: &[&str], msg: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self {
+            loc: loc.iter().map(|part| (*part).to_owned()).collect(),
+            msg: msg.into(),
+            kind: kind.into(),
+        }
+    }
+}
+
+/// Every way a request can fail, each with its status and body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422 `{"detail": [{"loc", "msg", "type"}, ...]}`.
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// 400 `{"detail": "..."}`.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404 `{"detail": "..."}`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 `{"detail": "...", "code": "..."}`.
+    #[error("{detail}")]
+    Conflict { detail: String, code: &'static str },
+    /// 502 `{"detail": "..."}`: an upstream answered wrongly.
+    #[error("{0}")]
+    BadGateway(String),
+    /// 503 `{"detail": "..."}`: a dependency is away; the request may be retried.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 504 `{"detail": "..."}`: an upstream did not answer in time.
+    #[error("{0}")]
+    GatewayTimeout(String),
+    /// 500 with a reference; the cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// Wraps an unexpected error as a 500.
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let detail = |status: StatusCode, detail: String| {
+            (status, Json(json!({ "detail": detail }))).into_response()
+        };
+        match self {
+            ApiError::Invalid(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "detail": errors })),
+            )
+                .into_response(),
+            ApiError::BadRequest(message) => detail(StatusCode::BAD_REQUEST, message),
+            ApiError::NotFound(message) => detail(StatusCode::NOT_FOUND, message),
+            ApiError::Conflict { detail, code } => (
+                StatusCode::CONFLICT,
+                Json(json!({ "detail": detail, "code": code })),
+            )
+                .into_response(),
+            ApiError::BadGateway(message) => detail(StatusCode::BAD_GATEWAY, message),
+            ApiError::Unavailable(message) => detail(StatusCode::SERVICE_UNAVAILABLE, message),
+            ApiError::GatewayTimeout(message) => detail(StatusCode::GATEWAY_TIMEOUT, message),
+            ApiError::Internal(error) => internal_response(&*error),
+        }
+    }
+}
+
+/// Logs the full cause chain once under a fresh reference, and tells the
+/// client only the reference.
+fn internal_response(error: &(dyn std::error::Error + 'static)) -> Response {
+    let reference = Uuid::new_v4();
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(%reference, error = %chain, "request_failed");
+    let message =
+        format!("an error occurred. please contact support and quote reference {reference}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "detail": message })),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json body"))
+    }
+
+    #[tokio::test]
+    async fn validation_errors_have_the_fastapi_shape() {
+        let error = FieldError::new(&["body", "amount"], "must be > 0", "value_error");
+        let (status, body) = body_of(ApiError::Invalid(vec![error])).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            body,
+            json!({"detail": [{"loc": ["body", "amount"], "msg": "must be > 0", "type": "value_error"}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn conflicts_carry_a_code() {
+        let conflict = ApiError::Conflict {
+            detail: "full".into(),
+            code: "btc_limit_exceeded",
+        };
+        let (status, body) = body_of(conflict).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(
+            body,
+            json!({"detail": "full", "code": "btc_limit_exceeded"})
+        );
+    }
+
+    #[tokio::test]
+    async fn internal_errors_show_a_reference_and_hide_the_cause() {
+        let (status, body) = body_of(ApiError::internal("password=hunter2 leaked")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let detail = body["detail"].as_str().expect("detail is text");
+        let reference = detail.rsplit(' ').next().expect("a last word");
+        assert!(detail.starts_with("an error occurred. please contact support"));
+        assert!(Uuid::parse_str(reference).is_ok(), "{detail}");
+        assert!(!detail.contains("hunter2"));
+    }
+}

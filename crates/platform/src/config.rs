@@ -1,0 +1,200 @@
+//! Typed configuration read from environment variables with the original's
+//! names. Every failure names the variable, so a service that cannot start
+//! says exactly what to fix.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A variable that is missing or cannot be read as what it configures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing required environment variable {name}")]
+    Missing { name: String },
+    #[error("environment variable {name} is malformed ({value:?}): {reason}")]
+    Malformed {
+        name: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Where variables are looked up: the process environment, or a fixed map in tests.
+pub struct Env {
+    values: HashMap<String, String>,
+}
+
+impl Env {
+    /// A snapshot of the process environment.
+    pub fn from_process() -> Self {
+        Self {
+            values: std::env::vars().collect(),
+        }
+    }
+
+    /// A fixed set of variables, for tests and tools.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let values = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Self { values }
+    }
+
+    /// The variable parsed as `T`. Fails when it is unset, empty or malformed.
+    pub fn required<T>(&self, name: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.raw(name) {
+            Some(value) => parse(name, value),
+            None => Err(ConfigError::Missing {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// The variable parsed as `T`, or `default` when unset or empty.
+    /// Fails when it is set but malformed.
+    pub fn optional<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        self.raw(name)
+            .map_or(Ok(default), |value| parse(name, value))
+    }
+
+    /// A whole number of seconds, or `default` seconds when unset.
+    pub fn seconds(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+        self.optional(name, default).map(Duration::from_secs)
+    }
+
+    /// A whole number of milliseconds, or `default` milliseconds when unset.
+    pub fn millis(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+        self.optional(name, default).map(Duration::from_millis)
+    }
+
+    // An empty value counts as unset: compose writes `NAME=` for an unset default.
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn parse<T>(name: &str, value: &str) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|error: T::Err| ConfigError::Malformed {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            reason: error.to_string(),
+        })
+}
+
+/// Where an HTTP service listens: `SERVICE_HOST`, `SERVICE_PORT`.
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ListenConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: env.required("SERVICE_HOST")?,
+            port: env.required("SERVICE_PORT")?,
+        })
+    }
+}
+
+/// An HTTP service this one calls, e.g. `BTC_PRICE_PROTOCOL`, `_HOST`, `_PORT`.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub protocol: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl UpstreamConfig {
+    pub fn from_env(env: &Env, prefix: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            protocol: env.required(&format!("{prefix}_PROTOCOL"))?,
+            host: env.required(&format!("{prefix}_HOST"))?,
+            port: env.required(&format!("{prefix}_PORT"))?,
+        })
+    }
+
+    /// `protocol://host:port`, with no trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}:{}", self.protocol, self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let env = Env::from_pairs([("SERVICE_HOST", "0.0.0.0")]);
+        let error = ListenConfig::from_env(&env).expect_err("SERVICE_PORT is missing");
+        assert_eq!(
+            error,
+            ConfigError::Missing {
+                name: "SERVICE_PORT".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "missing required environment variable SERVICE_PORT"
+        );
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_missing() {
+        let env = Env::from_pairs([("SERVICE_HOST", ""), ("SERVICE_PORT", "80")]);
+        let error = ListenConfig::from_env(&env).expect_err("SERVICE_HOST is empty");
+        assert_eq!(
+            error,
+            ConfigError::Missing {
+                name: "SERVICE_HOST".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_malformed_variable_is_named_with_its_value() {
+        let env = Env::from_pairs([("SERVICE_HOST", "0.0.0.0"), ("SERVICE_PORT", "eighty")]);
+        let error = ListenConfig::from_env(&env).expect_err("SERVICE_PORT is not a port");
+        let message = error.to_string();
+        assert!(
+            message.contains("SERVICE_PORT") && message.contains("eighty"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn optional_variables_fall_back_to_their_default_but_not_when_malformed() {
+        let env = Env::from_pairs([("CB_TIMEOUT_MS", "250"), ("CB_CACHE_TTL_MS", "-1")]);
+        assert_eq!(
+            env.millis("CB_TIMEOUT_MS", 2000),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(
+            env.seconds("Q_CLIENT_CONNECT_RETRY_S", 3),
+            Ok(Duration::from_secs(3))
+        );
+        let error = env.millis("CB_CACHE_TTL_MS", 1000).expect_err("negative");
+        assert!(error.to_string().contains("CB_CACHE_TTL_MS"));
+    }
+}

@@ -1,0 +1,65 @@
+//! Readiness as `GET /healthcheck` reports it: 200 when the service can do its
+//! work, 503 with the reason while it cannot.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::watch;
+
+/// Shared, cheaply cloned readiness of one service.
+#[derive(Clone)]
+pub struct Readiness {
+    state: watch::Sender<Result<(), String>>,
+}
+
+impl Readiness {
+    /// Not ready, for `reason`.
+    pub fn starting(reason: impl Into<String>) -> Self {
+        Self {
+            state: watch::Sender::new(Err(reason.into())),
+        }
+    }
+
+    pub fn set_ready(&self) {
+        self.state.send_modify(|state| *state = Ok(()));
+    }
+
+    pub fn set_not_ready(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.state.send_modify(|state| *state = Err(reason));
+    }
+
+    /// `Ok` when ready, else why not.
+    pub fn current(&self) -> Result<(), String> {
+        self.state.borrow().clone()
+    }
+
+    /// The healthcheck response for the current state.
+    pub fn response(&self) -> Response {
+        health_response(self.current())
+    }
+
+    /// A router serving `GET /healthcheck` from this readiness.
+    pub fn route<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let readiness = self.clone();
+        Router::new().route(
+            "/healthcheck",
+            get(move || async move { readiness.response() }),
+        )
+    }
+}
+
+/// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": reason}`.
+pub fn health_response(state: Result<(), String>) -> Response {
+    tracing::debug!(ready = state.is_ok(), "health_checked");
+    match state {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "detail": reason})),
+        )
+            .into_response(),
+    }
+}

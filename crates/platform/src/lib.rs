@@ -1,0 +1,17 @@
+//! Service plumbing shared by every binary: configuration from the environment
+//! (`config`), telemetry (`telemetry`), waiting out backing services (`retry`,
+//! `postgres`, `rabbitmq`), the embedded schema (`schema`), and the HTTP side:
+//! serving with graceful shutdown (`http`, `shutdown`, `service`), readiness
+//! (`health`) and the FastAPI-shaped error responses (`api_error`).
+
+pub mod api_error;
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod postgres;
+pub mod rabbitmq;
+pub mod retry;
+pub mod schema;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,121 @@
+//! PostgreSQL settings and pools. A database that is not there yet is waited
+//! for, never a reason to crash.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::{ConfigError, Env};
+use crate::retry;
+
+/// One database: `{PREFIX}_HOST`, `_PORT`, `_NAME`, `_USER`, `_PWD`,
+/// `_RETRY_WAIT_S` (default 2) and `_POOL_SIZE` (default 10).
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// The variable prefix, which also names the database in events.
+    pub label: String,
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    pub user: String,
+    password: String,
+    pub retry_wait: Duration,
+    pub pool_size: u32,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    // Hand-written so that the password never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("label", &self.label)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseConfig {
+    /// Reads `{prefix}_*`. Fails on a missing or malformed variable.
+    pub fn from_env(env: &Env, prefix: &str) -> Result<Self, ConfigError> {
+        let var = |suffix: &str| format!("{prefix}_{suffix}");
+        Ok(Self {
+            label: prefix.to_lowercase(),
+            host: env.required(&var("HOST"))?,
+            port: env.required(&var("PORT"))?,
+            name: env.required(&var("NAME"))?,
+            user: env.required(&var("USER"))?,
+            password: env.required(&var("PWD"))?,
+            retry_wait: env.seconds(&var("RETRY_WAIT_S"), 2)?,
+            pool_size: env.optional(&var("POOL_SIZE"), 10)?,
+        })
+    }
+
+    /// The variables that [`DatabaseConfig::from_env`] reads back as this
+    /// config, for handing it to a child process.
+    pub fn to_env(&self, prefix: &str) -> Vec<(String, String)> {
+        [
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("NAME", self.name.clone()),
+            ("USER", self.user.clone()),
+            ("PWD", self.password.clone()),
+            ("RETRY_WAIT_S", self.retry_wait.as_secs().to_string()),
+            ("POOL_SIZE", self.pool_size.to_string()),
+        ]
+        .into_iter()
+        .map(|(suffix, value)| (format!("{prefix}_{suffix}"), value))
+        .collect()
+    }
+
+    /// The same server and credentials, another database.
+    pub fn with_name(&self, name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    pub fn connect_options(&self) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .database(&self.name)
+            .username(&self.user)
+            .password(&self.password)
+            .application_name("rsdist")
+    }
+
+    /// A pool of `pool_size` connections, opened now. Fails when the database
+    /// cannot be reached within the acquire timeout.
+    pub async fn connect(&self) -> Result<PgPool, sqlx::Error> {
+        PgPoolOptions::new()
+            .max_connections(self.pool_size)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(self.connect_options())
+            .await
+    }
+
+    /// Connects, waiting `retry_wait` between attempts for as long as it takes.
+    pub async fn connect_with_retry(&self) -> PgPool {
+        let pool = retry::until_ok(
+            self.retry_wait,
+            || self.connect(),
+            |error| {
+                tracing::warn!(
+                    database = %self.label,
+                    host = %self.host,
+                    port = self.port,
+                    name = %self.name,
+                    error = %error,
+                    retry_in_s = self.retry_wait.as_secs(),
+                    "failed_to_connect_to_database"
+                );
+            },
+        )
+        .await;
+        tracing::info!(database = %self.label, name = %self.name, "connected_to_database");
+        pool
+    }
+}

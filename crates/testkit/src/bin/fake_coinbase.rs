@@ -1,0 +1,20 @@
+//! `fake_coinbase`: the fake Coinbase as a process, for running the cluster
+//! where Coinbase cannot be reached. Listens on `FAKE_COINBASE_HOST`
+//! (default 127.0.0.1) and `FAKE_COINBASE_PORT` (default 8779), with prices
+//! under `CB_PATH` (default /v2/prices).
+
+use testkit::FakeCoinbase;
+use tokio::net::TcpListener;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let host = var("FAKE_COINBASE_HOST", "127.0.0.1");
+    let port = var("FAKE_COINBASE_PORT", "8779");
+    let path = var("CB_PATH", "/v2/prices");
+    let listener = TcpListener::bind(format!("{host}:{port}")).await?;
+    let fake = FakeCoinbase::serve(listener, &path).await;
+    println!("fake_coinbase listening on http://{}{path}", fake.addr());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

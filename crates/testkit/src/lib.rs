@@ -1,0 +1,16 @@
+//! Test support on real backing services: the settings of the PostgreSQL and
+//! RabbitMQ that `scripts/backing-services.sh` started (`settings`), fresh
+//! databases per test (`database`), unique queue names (`names`), free ports
+//! (`ports`), service binaries run as processes (`service`), and the one
+//! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
+
+pub mod database;
+pub mod fake_coinbase;
+pub mod names;
+pub mod ports;
+pub mod service;
+pub mod settings;
+
+pub use database::TestDatabase;
+pub use fake_coinbase::FakeCoinbase;
+pub use service::ServiceProcess;

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Makes PostgreSQL and RabbitMQ reachable at the addresses in .env, then prints
+# the settings. In order of preference it uses servers that already answer,
+# starts the compose containers where a Docker engine runs, or (on Debian, as
+# root) installs the Debian packages and starts them. Otherwise it says what is
+# missing and exits non-zero.
+set -euo pipefail
+
+root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$root_dir/scripts/env.sh"
+
+log() { printf 'backing-services: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_for_port() {
+    local host=$1 port=$2 what=$3 tries=${4:-60}
+    for _ in $(seq "$tries"); do
+        port_open "$host" "$port" && return 0
+        sleep 1
+    done
+    die "$what did not start listening on $host:$port"
+}
+
+can_use_apt() { [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; }
+
+apt_install() {
+    if [[ ! -f /tmp/.rsdist-apt-updated ]]; then
+        apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+}
+
+docker_engine_running() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+
+start_with_compose() {
+    log "starting the compose containers write_model, read_model and queue"
+    docker compose -f "$root_dir/docker-compose.yml" up -d write_model read_model queue >&2
+}
+
+# --- PostgreSQL --------------------------------------------------------------
+
+start_local_postgres() {
+    command -v pg_ctlcluster >/dev/null || { log "installing postgresql"; apt_install postgresql; }
+    local version
+    version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tail -1)
+    [[ -d /etc/postgresql/$version/main ]] || pg_createcluster "$version" main >&2
+    # Tests run in parallel, each service with its own pool.
+    pg_conftool "$version" main set max_connections 400 >&2
+    log "starting PostgreSQL $version"
+    pg_ctlcluster "$version" main start >&2 || true
+    wait_for_port "$WRITE_MODEL_DB_HOST" "$WRITE_MODEL_DB_PORT" PostgreSQL
+}
+
+# The role the services and tests use: it may create databases, so that each
+# test gets fresh ones.
+ensure_postgres_role_and_databases() {
+    if PGPASSWORD=$WRITE_MODEL_DB_PWD psql -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" \
+        -U "$WRITE_MODEL_DB_USER" -d postgres -tAc 'select 1' >/dev/null 2>&1; then
+        :
+    elif [[ $EUID -eq 0 ]] && id postgres >/dev/null 2>&1; then
+        log "creating role $WRITE_MODEL_DB_USER"
+        su postgres -c "psql -q -p $WRITE_MODEL_DB_PORT" >&2 <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$WRITE_MODEL_DB_USER') THEN
+    CREATE ROLE "$WRITE_MODEL_DB_USER" LOGIN CREATEDB PASSWORD '$WRITE_MODEL_DB_PWD';
+  ELSE
+    ALTER ROLE "$WRITE_MODEL_DB_USER" LOGIN CREATEDB PASSWORD '$WRITE_MODEL_DB_PWD';
+  END IF;
+END \$\$;
+SQL
+    else
+        die "cannot log in to PostgreSQL as $WRITE_MODEL_DB_USER, and cannot create the role here"
+    fi
+    local db
+    for db in "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME"; do
+        PGPASSWORD=$WRITE_MODEL_DB_PWD psql -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" \
+            -U "$WRITE_MODEL_DB_USER" -d postgres -tAc \
+            "select 1 from pg_database where datname = '$db'" | grep -q 1 ||
+            PGPASSWORD=$WRITE_MODEL_DB_PWD createdb -h "$WRITE_MODEL_DB_HOST" \
+                -p "$WRITE_MODEL_DB_PORT" -U "$WRITE_MODEL_DB_USER" "$db"
+    done
+}
+
+# --- RabbitMQ ----------------------------------------------------------------
+
+start_local_rabbitmq() {
+    command -v rabbitmq-server >/dev/null || { log "installing rabbitmq-server"; apt_install rabbitmq-server; }
+    log "starting RabbitMQ"
+    rabbitmq-server -detached >&2 2>/dev/null || rabbitmq-server -detached >&2
+    wait_for_port "$Q_HOST" "$Q_PORT" RabbitMQ 120
+    rabbitmqctl await_startup >/dev/null 2>&1 || true
+}
+
+# --- main --------------------------------------------------------------------
+
+main() {
+    local need_pg=true need_q=true
+    port_open "$WRITE_MODEL_DB_HOST" "$WRITE_MODEL_DB_PORT" && need_pg=false
+    port_open "$Q_HOST" "$Q_PORT" && need_q=false
+
+    if { $need_pg || $need_q; } && docker_engine_running && [[ -f $root_dir/docker-compose.yml ]]; then
+        start_with_compose
+        wait_for_port "$WRITE_MODEL_DB_HOST" "$WRITE_MODEL_DB_PORT" PostgreSQL
+        wait_for_port "$Q_HOST" "$Q_PORT" RabbitMQ 120
+    elif { $need_pg || $need_q; } && can_use_apt; then
+        if $need_pg; then start_local_postgres; fi
+        if $need_q; then start_local_rabbitmq; fi
+    elif $need_pg || $need_q; then
+        $need_pg && log "PostgreSQL is not reachable at $WRITE_MODEL_DB_HOST:$WRITE_MODEL_DB_PORT"
+        $need_q && log "RabbitMQ is not reachable at $Q_HOST:$Q_PORT"
+        die "start them, or run this as root on Debian so that it can install them"
+    fi
+    command -v psql >/dev/null || { can_use_apt && apt_install postgresql-client; }
+    ensure_postgres_role_and_databases
+
+    cat <<SETTINGS
+WRITE_MODEL_DB=postgres://$WRITE_MODEL_DB_USER@$WRITE_MODEL_DB_HOST:$WRITE_MODEL_DB_PORT/$WRITE_MODEL_DB_NAME
+READ_MODEL_DB=postgres://$READ_MODEL_DB_USER@$READ_MODEL_DB_HOST:$READ_MODEL_DB_PORT/$READ_MODEL_DB_NAME
+QUEUE=amqp://$Q_USER@$Q_HOST:$Q_PORT
+SETTINGS
+}
+
+main "$@"

@@ -1,0 +1,10 @@
+# Sourced by the scripts: exports the defaults of .env for every variable that
+# the environment does not already set, so that `NAME=value ./script` wins.
+_env_file="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.env"
+while IFS='=' read -r _name _value; do
+    [[ $_name =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+    if [[ -z ${!_name+set} ]]; then
+        export "$_name=$_value"
+    fi
+done <"$_env_file"
+unset _env_file _name _value

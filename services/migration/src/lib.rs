@@ -1,0 +1,103 @@
+//! The `migration` service: waits for both databases, applies the embedded
+//! schema of each (`platform::schema`) with sqlx's migrator, which records
+//! what it applied and never applies it twice, then reports healthy. The
+//! other services wait for that healthcheck before they serve.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use platform::config::{ConfigError, Env, ListenConfig};
+use platform::health::Readiness;
+use platform::postgres::DatabaseConfig;
+use platform::{http, retry, schema};
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+
+/// Everything the service reads from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: ListenConfig,
+    pub write_model: DatabaseConfig,
+    pub read_model: DatabaseConfig,
+}
+
+impl Config {
+    /// Fails on the first missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: ListenConfig::from_env(env)?,
+            write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?,
+            read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?,
+        })
+    }
+}
+
+/// The service, bound to its port and ready to run.
+pub struct App {
+    config: Config,
+    listener: TcpListener,
+    readiness: Readiness,
+}
+
+impl App {
+    /// Binds the listener. Fails when the port cannot be bound.
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let listener = http::bind(&config.listen).await?;
+        let readiness = Readiness::starting("migrations have not been applied yet");
+        Ok(Self {
+            config,
+            listener,
+            readiness,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves the healthcheck while migrating, and goes on serving it until
+    /// `shutdown` resolves.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.readiness.route();
+        let migrating = tokio::spawn(migrate(self.config, self.readiness));
+        let served = http::serve(self.listener, router, shutdown).await;
+        migrating.abort();
+        served
+    }
+}
+
+/// Applies both schemas, one database at a time, then marks the service ready.
+async fn migrate(config: Config, readiness: Readiness) {
+    apply(&config.write_model, &schema::WRITE_MODEL, &readiness).await;
+    apply(&config.read_model, &schema::READ_MODEL, &readiness).await;
+    readiness.set_ready();
+}
+
+/// Connects and migrates, retrying every `retry_wait` until both succeed.
+async fn apply(database: &DatabaseConfig, migrator: &Migrator, readiness: &Readiness) {
+    let attempt = || async {
+        let pool = database.connect().await?;
+        let migrated = migrator.run(&pool).await;
+        pool.close().await;
+        migrated.map_err(sqlx::Error::from)
+    };
+    retry::until_ok(database.retry_wait, attempt, |error| {
+        readiness.set_not_ready(format!(
+            "waiting for the {} database: {error}",
+            database.label
+        ));
+        tracing::warn!(
+            database = %database.label,
+            name = %database.name,
+            error = %error,
+            retry_in_s = database.retry_wait.as_secs(),
+            "failed_to_migrate_database"
+        );
+    })
+    .await;
+    let latest_version = migrator.iter().map(|migration| migration.version).max();
+    tracing::info!(database = %database.label, name = %database.name, latest_version, "database_migrated");
+}

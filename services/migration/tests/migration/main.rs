@@ -1,0 +1,5 @@
+//! The migration service as a process against real PostgreSQL databases, and
+//! the guarantees its write-model schema gives.
+
+mod schema_guards;
+mod service;
