@@ -1,0 +1,5 @@
+//! Connecting to the real backing services: waiting when they are away,
+//! working when they are there.
+
+mod postgres;
+mod rabbitmq;

@@ -1,0 +1,4 @@
+//! The test support itself: the fake Coinbase's API, and per-test databases.
+
+mod database;
+mod fake_coinbase;

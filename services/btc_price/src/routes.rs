@@ -1,0 +1,84 @@
+//! The HTTP face: `GET /buy?currency=USD` and `GET /healthcheck`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use domain::{BtcRate, Currency};
+use platform::api_error::ApiError;
+use platform::health::health_response;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::coinbase::CoinbaseError;
+use crate::quote_cache::{QuoteCache, Source};
+
+/// `{"timestamp": "...", "currency": "USD", "rate": "48478.88"}`
+#[derive(Serialize)]
+struct PriceBody {
+    #[serde(with = "time::serde::rfc3339")]
+    timestamp: OffsetDateTime,
+    currency: Currency,
+    rate: BtcRate,
+}
+
+pub(crate) fn router(quotes: Arc<QuoteCache>) -> Router {
+    Router::new()
+        .route("/buy", get(buy))
+        .route("/healthcheck", get(healthcheck))
+        .with_state(quotes)
+}
+
+async fn buy(
+    State(quotes): State<Arc<QuoteCache>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<PriceBody>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let code = query
+        .get("currency")
+        .map(String::as_str)
+        .unwrap_or_default();
+    tracing::info!(currency = code, "btc_price_requested");
+    let currency: Currency = code
+        .parse()
+        .map_err(|e: domain::UnknownCurrency| ApiError::BadRequest(e.to_string()))?;
+    let (quote, source) = quotes.quote(currency).await.map_err(|error| {
+        tracing::warn!(currency = %currency, error = %error, "coinbase_client_exception_occurred");
+        upstream_error(error)
+    })?;
+    tracing::info!(
+        currency = %currency,
+        rate = %quote.rate,
+        cached = source == Source::Cache,
+        "btc_price_quoted"
+    );
+    Ok(Json(PriceBody {
+        timestamp: quote.quoted_at,
+        currency,
+        rate: quote.rate,
+    }))
+}
+
+fn upstream_error(error: CoinbaseError) -> ApiError {
+    match error {
+        CoinbaseError::Timeout(_) => ApiError::GatewayTimeout(error.to_string()),
+        CoinbaseError::Unreachable(_)
+        | CoinbaseError::ErrorStatus(_)
+        | CoinbaseError::Unusable(_) => ApiError::BadGateway(error.to_string()),
+    }
+}
+
+/// Ready when Coinbase gives a usable price (through the cache, so checks do
+/// not add upstream load).
+async fn healthcheck(State(quotes): State<Arc<QuoteCache>>) -> Response {
+    let state = quotes
+        .quote(Currency::Usd)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string());
+    health_response(state).into_response()
+}
