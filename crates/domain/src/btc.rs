@@ -6,6 +6,9 @@ use serde::{Serialize, Serializer};
 use crate::decimal_text::parse_decimal_text;
 use crate::fiat_amount::FiatAmount;
 
+/// The most BTC that all stored orders together may buy.
+pub const BTC_LIMIT: Decimal = Decimal::from_parts(100, 0, 0, false, 0);
+
 /// BTC amounts are whole satoshis: 8 decimal places.
 const BTC_SCALE: u32 = 8;
 

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 404 `{"detail": "..."}`.
     #[error("{0}")]
     NotFound(String),
+    /// 413 `{"detail": "..."}`.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// 409 `{"detail": "...", "code": "..."}`.
     #[error("{detail}")]
     Conflict { detail: String, code: &'static str },
@@ -58,6 +61,18 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A database failure: 503 while the database cannot be reached (the
+    /// request may be retried), else a 500.
+    pub fn database(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %error, "database_unavailable");
+                Self::Unavailable("the database is unavailable; please retry".into())
+            }
+            other => Self::internal(other),
+        }
+    }
+
     /// Wraps an unexpected error as a 500.
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(error.into())
@@ -82,6 +97,7 @@ impl IntoResponse for ApiError {
                 Json(json!({ "detail": detail, "code": code })),
             )
                 .into_response(),
+            ApiError::PayloadTooLarge(message) => detail(StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::BadGateway(message) => detail(StatusCode::BAD_GATEWAY, message),
             ApiError::Unavailable(message) => detail(StatusCode::SERVICE_UNAVAILABLE, message),
             ApiError::GatewayTimeout(message) => detail(StatusCode::GATEWAY_TIMEOUT, message),

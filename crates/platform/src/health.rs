@@ -41,6 +41,21 @@ impl Readiness {
         health_response(self.current())
     }
 
+    /// Middleware that answers 503 with the reason while not ready, so that a
+    /// service can listen (and report its state) before it can serve.
+    pub async fn gate(
+        axum::extract::State(readiness): axum::extract::State<Readiness>,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> Response {
+        match readiness.current() {
+            Ok(()) => next.run(request).await,
+            Err(reason) => {
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": reason }))).into_response()
+            }
+        }
+    }
+
     /// A router serving `GET /healthcheck` from this readiness.
     pub fn route<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let readiness = self.clone();

@@ -1,6 +1,6 @@
 //! Service plumbing shared by every binary: configuration from the environment
 //! (`config`), telemetry (`telemetry`), waiting out backing services (`retry`,
-//! `postgres`, `rabbitmq`), the embedded schema (`schema`), and the HTTP side:
+//! `postgres`, `rabbitmq`, `migrations_gate`), the embedded schema (`schema`), and the HTTP side:
 //! serving with graceful shutdown (`http`, `shutdown`, `service`), readiness
 //! (`health`) and the FastAPI-shaped error responses (`api_error`).
 
@@ -8,6 +8,7 @@ pub mod api_error;
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod migrations_gate;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod retry;

@@ -90,11 +90,38 @@ impl DatabaseConfig {
     /// A pool of `pool_size` connections, opened now. Fails when the database
     /// cannot be reached within the acquire timeout.
     pub async fn connect(&self) -> Result<PgPool, sqlx::Error> {
-        PgPoolOptions::new()
-            .max_connections(self.pool_size)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(self.connect_options())
-            .await
+        self.pool_options().connect_with(self.connect_options()).await
+    }
+
+    /// The pool options every service uses: `pool_size` connections, and a
+    /// bounded wait for one so that an away database fails requests fast.
+    fn pool_options(&self) -> PgPoolOptions {
+        PgPoolOptions::new().max_connections(self.pool_size).acquire_timeout(Duration::from_secs(5))
+    }
+
+    /// A pool that connects on first use, so a service can start (and say
+    /// it is not ready) before its database is up.
+    pub fn connect_lazy(&self) -> PgPool {
+        self.pool_options().connect_lazy_with(self.connect_options())
+    }
+
+    /// Waits until `pool` can run a query, retrying every `retry_wait`.
+    pub async fn wait_until_reachable(&self, pool: &PgPool) {
+        let ping = || sqlx::query("SELECT 1").execute(pool);
+        retry::until_ok(self.retry_wait, ping, |error| self.log_failure(error)).await;
+        tracing::info!(database = %self.label, name = %self.name, "connected_to_database");
+    }
+
+    fn log_failure(&self, error: &sqlx::Error) {
+        tracing::warn!(
+            database = %self.label,
+            host = %self.host,
+            port = self.port,
+            name = %self.name,
+            error = %error,
+            retry_in_s = self.retry_wait.as_secs(),
+            "failed_to_connect_to_database"
+        );
     }
 
     /// Connects, waiting `retry_wait` between attempts for as long as it takes.

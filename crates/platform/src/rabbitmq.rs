@@ -2,18 +2,25 @@
 
 use std::time::Duration;
 
-use lapin::{Connection, ConnectionProperties};
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 
 use crate::config::{ConfigError, Env};
 use crate::retry;
 
+/// The routing key of buy-order events.
+pub const ROUTING_KEY: &str = "buy_order";
+
 /// The broker: `Q_HOST`, `Q_PORT`, `Q_EXCHANGE`, `Q_CLIENT_CONNECT_RETRY_S`
-/// (default 3), and `Q_USER`, `Q_PWD`, `Q_VHOST` (default guest, guest, /).
+/// (default 3), `Q_USER`, `Q_PWD`, `Q_VHOST` (default guest, guest, /), and
+/// `Q_QUEUE` (default `buy_order`; tests give each run its own).
 #[derive(Clone)]
 pub struct QueueConfig {
     pub host: String,
     pub port: u16,
     pub exchange: String,
+    pub queue: String,
     pub retry_wait: Duration,
     pub user: String,
     password: String,
@@ -27,6 +34,7 @@ impl std::fmt::Debug for QueueConfig {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("exchange", &self.exchange)
+            .field("queue", &self.queue)
             .field("vhost", &self.vhost)
             .finish_non_exhaustive()
     }
@@ -39,6 +47,7 @@ impl QueueConfig {
             host: env.required("Q_HOST")?,
             port: env.required("Q_PORT")?,
             exchange: env.required("Q_EXCHANGE")?,
+            queue: env.optional("Q_QUEUE", ROUTING_KEY.to_owned())?,
             retry_wait: env.seconds("Q_CLIENT_CONNECT_RETRY_S", 3)?,
             user: env.optional("Q_USER", "guest".to_owned())?,
             password: env.optional("Q_PWD", "guest".to_owned())?,
@@ -52,6 +61,7 @@ impl QueueConfig {
             ("Q_HOST", self.host.clone()),
             ("Q_PORT", self.port.to_string()),
             ("Q_EXCHANGE", self.exchange.clone()),
+            ("Q_QUEUE", self.queue.clone()),
             (
                 "Q_CLIENT_CONNECT_RETRY_S",
                 self.retry_wait.as_secs().to_string(),
@@ -90,5 +100,31 @@ impl QueueConfig {
         .await;
         tracing::info!(host = %self.host, port = self.port, "connected_to_queue");
         connection
+    }
+}
+
+impl QueueConfig {
+    /// Where messages that cannot be read are parked: `{queue}.dead`.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead", self.queue)
+    }
+
+    /// Declares the durable direct exchange, the durable event queue bound to
+    /// it by [`ROUTING_KEY`], and the dead-letter queue. Publisher and consumer
+    /// both declare them, so no event is unroutable whichever starts first.
+    pub async fn declare_topology(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        let exchange = self.exchange.as_str();
+        channel
+            .exchange_declare(exchange.into(), ExchangeKind::Direct, durable, FieldTable::default())
+            .await?;
+        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        for queue in [self.queue.clone(), self.dead_letter_queue()] {
+            channel.queue_declare(queue.as_str().into(), durable, FieldTable::default()).await?;
+        }
+        let (queue, options) = (self.queue.as_str(), QueueBindOptions::default());
+        channel
+            .queue_bind(queue.into(), exchange.into(), ROUTING_KEY.into(), options, FieldTable::default())
+            .await
     }
 }

@@ -1,7 +1,11 @@
-//! `create_buy_order` is specified in SPEC.md but not built yet (see the open issues).
-//! It exits at once rather than pretend to work.
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    eprintln!("create_buy_order: not implemented yet; this service is still being built");
-    std::process::ExitCode::FAILURE
+use create_buy_order::{App, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    platform::service::run("create_buy_order", Config::from_env, |config, shutdown| async move {
+        App::build(config).await?.run(shutdown).await
+    })
+    .await
 }

@@ -1,7 +1,11 @@
-//! `fetch_buy_orders` is specified in SPEC.md but not built yet (see the open issues).
-//! It exits at once rather than pretend to work.
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    eprintln!("fetch_buy_orders: not implemented yet; this service is still being built");
-    std::process::ExitCode::FAILURE
+use fetch_buy_orders::{App, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    platform::service::run("fetch_buy_orders", Config::from_env, |config, shutdown| async move {
+        App::build(config).await?.run(shutdown).await
+    })
+    .await
 }

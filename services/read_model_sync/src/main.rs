@@ -1,7 +1,11 @@
-//! `read_model_sync` is specified in SPEC.md but not built yet (see the open issues).
-//! It exits at once rather than pretend to work.
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    eprintln!("read_model_sync: not implemented yet; this service is still being built");
-    std::process::ExitCode::FAILURE
+use read_model_sync::{App, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    platform::service::run("read_model_sync", Config::from_env, |config, shutdown| async move {
+        App::build(config).await?.run(shutdown).await
+    })
+    .await
 }

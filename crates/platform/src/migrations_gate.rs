@@ -1,0 +1,42 @@
+//! Services that use the schema start serving only once the migration
+//! service reports healthy, as the original did.
+
+use std::time::Duration;
+
+use crate::config::{ConfigError, Env, UpstreamConfig};
+
+/// The migration service's healthcheck: `MIGRATION_PROTOCOL`, `_HOST`, `_PORT`.
+#[derive(Debug, Clone)]
+pub struct MigrationsGate {
+    url: String,
+}
+
+impl MigrationsGate {
+    /// Fails on a missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let service = UpstreamConfig::from_env(env, "MIGRATION")?;
+        Ok(Self { url: format!("{}/healthcheck", service.base_url()) })
+    }
+
+    /// Polls the healthcheck every `wait` until it answers 200.
+    pub async fn wait_until_applied(&self, wait: Duration) {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a plain HTTP client always builds");
+        loop {
+            let status = client.get(&self.url).send().await.map(|r| r.status());
+            match status {
+                Ok(status) if status.is_success() => break,
+                Ok(status) => {
+                    tracing::info!(url = %self.url, status = status.as_u16(), "waiting_for_migrations");
+                }
+                Err(error) => {
+                    tracing::info!(url = %self.url, error = %error, "waiting_for_migrations");
+                }
+            }
+            tokio::time::sleep(wait).await;
+        }
+        tracing::info!(url = %self.url, "migrations_applied");
+    }
+}

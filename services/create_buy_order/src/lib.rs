@@ -1,0 +1,120 @@
+//! The `create_buy_order` service: `PUT /buy_order`. A request flows through
+//! `routes` (HTTP shapes) -> `request` (validation) -> `place_order` (the use
+//! case: idempotence, price, one short transaction) -> `storage` (SQL), with
+//! `price` the client of btc_price. After commit, `outbox_relay` publishes the
+//! order's event to RabbitMQ.
+
+mod outbox_relay;
+mod place_order;
+mod price;
+mod request;
+mod routes;
+mod storage;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::config::{ConfigError, Env, ListenConfig, UpstreamConfig};
+use platform::health::Readiness;
+use platform::http;
+use platform::migrations_gate::MigrationsGate;
+use platform::postgres::DatabaseConfig;
+use platform::rabbitmq::QueueConfig;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::outbox_relay::OutboxRelay;
+use crate::place_order::PlaceOrder;
+use crate::price::PriceClient;
+use crate::routes::Service;
+
+/// Everything the service reads from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: ListenConfig,
+    pub write_model: DatabaseConfig,
+    pub queue: QueueConfig,
+    pub migrations: MigrationsGate,
+    /// `BTC_PRICE_PROTOCOL`, `_HOST`, `_PORT`.
+    pub btc_price: UpstreamConfig,
+    /// `BTC_PRICE_TIMEOUT_MS` (default 5000).
+    pub btc_price_timeout: Duration,
+    /// `OUTBOX_SWEEP_MS` (default 1000): how often left-behind events are sought.
+    pub outbox_sweep: Duration,
+}
+
+impl Config {
+    /// Fails on the first missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: ListenConfig::from_env(env)?,
+            write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?,
+            queue: QueueConfig::from_env(env)?,
+            migrations: MigrationsGate::from_env(env)?,
+            btc_price: UpstreamConfig::from_env(env, "BTC_PRICE")?,
+            btc_price_timeout: env.millis("BTC_PRICE_TIMEOUT_MS", 5000)?,
+            outbox_sweep: env.millis("OUTBOX_SWEEP_MS", 1000)?,
+        })
+    }
+}
+
+/// The service, bound to its port and ready to run.
+pub struct App {
+    config: Config,
+    listener: TcpListener,
+    service: Arc<Service>,
+    relay: OutboxRelay,
+}
+
+impl App {
+    /// Binds the listener and builds the clients; connects to nothing yet.
+    /// Fails when the port cannot be bound.
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let listener = http::bind(&config.listen).await?;
+        let pool = config.write_model.connect_lazy();
+        let base_url = config.btc_price.base_url();
+        let prices =
+            PriceClient::new(&base_url, config.btc_price_timeout).map_err(std::io::Error::other)?;
+        let (relay, handle) = OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
+        let service = Arc::new(Service {
+            place: PlaceOrder { pool, prices, relay: handle },
+            startup: Readiness::starting("waiting for migrations"),
+            publisher: relay.connected.clone(),
+            btc_price_healthcheck: format!("{base_url}/healthcheck"),
+        });
+        Ok(Self { config, listener, service, relay })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves at once (503 until the schema is there and the write model
+    /// answers), relays events, and stops both on `shutdown`.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let cancel = CancellationToken::new();
+        let startup = tokio::spawn(start(self.config, self.service.clone()));
+        let relay = tokio::spawn(self.relay.run(cancel.clone()));
+        let stop = cancel.clone();
+        let served = http::serve(self.listener, routes::router(self.service), async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await;
+        cancel.cancel();
+        startup.abort();
+        if tokio::time::timeout(Duration::from_secs(10), relay).await.is_err() {
+            tracing::warn!("outbox relay did not stop within 10 s");
+        }
+        served
+    }
+}
+
+/// Waits for the schema and the write model, then opens the API.
+async fn start(config: Config, service: Arc<Service>) {
+    config.migrations.wait_until_applied(config.write_model.retry_wait).await;
+    config.write_model.wait_until_reachable(&service.place.pool).await;
+    service.startup.set_ready();
+}

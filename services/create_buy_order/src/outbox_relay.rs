@@ -1,0 +1,215 @@
+//! Publishes each committed order's event to RabbitMQ with a publisher
+//! confirm, then forgets its outbox row. New orders arrive through an
+//! in-process channel, so they are published at once; a sweep claims rows
+//! left behind (a crash, a broker outage, a full channel) with `FOR UPDATE
+//! SKIP LOCKED`, so several replicas can share the outbox. An event is
+//! forgotten only once RabbitMQ confirmed it, so it may be sent twice but
+//! never lost; the consumer ignores repeats.
+
+use std::time::Duration;
+
+use domain::BuyOrderEvent;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::Confirmation;
+use lapin::{BasicProperties, Channel};
+use platform::health::Readiness;
+use platform::rabbitmq::{QueueConfig, ROUTING_KEY};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::storage;
+
+/// How many events are published before their confirms are awaited.
+const BATCH: usize = 256;
+/// Fresh orders the channel holds before the sweep has to pick them up.
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// The request side: hands a committed order's event to the relay.
+#[derive(Clone)]
+pub(crate) struct RelayHandle {
+    sender: mpsc::Sender<BuyOrderEvent>,
+}
+
+impl RelayHandle {
+    /// Never waits: if the relay is behind, the sweep publishes the event.
+    pub(crate) fn publish(&self, event: BuyOrderEvent) {
+        if self.sender.try_send(event).is_err() {
+            tracing::debug!("relay channel full; the outbox sweep will publish the event");
+        }
+    }
+}
+
+pub(crate) struct OutboxRelay {
+    pool: PgPool,
+    queue: QueueConfig,
+    receiver: mpsc::Receiver<BuyOrderEvent>,
+    /// Whether the relay holds a working channel, for the healthcheck.
+    pub(crate) connected: Readiness,
+    sweep_every: Duration,
+    /// Rows younger than this are left to the in-process path.
+    sweep_min_age: Duration,
+}
+
+impl OutboxRelay {
+    pub(crate) fn new(pool: PgPool, queue: QueueConfig, sweep_every: Duration) -> (Self, RelayHandle) {
+        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let connected = Readiness::starting("not yet connected to RabbitMQ");
+        let sweep_min_age = sweep_every * 2;
+        let relay = Self { pool, queue, receiver, connected, sweep_every, sweep_min_age };
+        (relay, RelayHandle { sender })
+    }
+
+    /// Relays until `cancel`, reconnecting whenever the broker goes away.
+    pub(crate) async fn run(mut self, cancel: CancellationToken) {
+        let mut first_sweep = true;
+        loop {
+            let channel = tokio::select! {
+                _ = cancel.cancelled() => return,
+                channel = self.open_channel() => channel,
+            };
+            self.connected.set_ready();
+            let outcome = self.relay(&channel, &cancel, &mut first_sweep).await;
+            self.connected.set_not_ready("lost the connection to RabbitMQ");
+            match outcome {
+                Ok(()) => return,
+                Err(error) => tracing::warn!(error = %error, "queue_publisher_disconnected"),
+            }
+        }
+    }
+
+    async fn open_channel(&self) -> Channel {
+        loop {
+            let connection = self.queue.connect_with_retry().await;
+            match self.prepare(&connection).await {
+                Ok(channel) => {
+                    tracing::info!(exchange = %self.queue.exchange, queue = %self.queue.queue, "queue_publisher_connected");
+                    return channel;
+                }
+                Err(error) => tracing::warn!(error = %error, "queue_publisher_setup_failed"),
+            }
+            tokio::time::sleep(self.queue.retry_wait).await;
+        }
+    }
+
+    async fn prepare(&self, connection: &lapin::Connection) -> lapin::Result<Channel> {
+        let channel = connection.create_channel().await?;
+        self.queue.declare_topology(&channel).await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        Ok(channel)
+    }
+
+    /// Publishes fresh events as they come and sweeps on an interval, until
+    /// cancelled (`Ok`) or the channel fails (`Err`).
+    async fn relay(
+        &mut self,
+        channel: &Channel,
+        cancel: &CancellationToken,
+        first_sweep: &mut bool,
+    ) -> lapin::Result<()> {
+        let mut sweep = tokio::time::interval(self.sweep_every);
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                received = self.receiver.recv_many(&mut batch, BATCH) => {
+                    if received == 0 {
+                        return Ok(());
+                    }
+                    let published = publish(channel, &self.queue.exchange, &batch).await?;
+                    forget(&self.pool, &published).await;
+                    batch.clear();
+                }
+                _ = sweep.tick() => {
+                    // On start, take everything a previous run left behind.
+                    let min_age = if *first_sweep { Duration::ZERO } else { self.sweep_min_age };
+                    self.sweep(channel, min_age).await?;
+                    *first_sweep = false;
+                }
+            }
+        }
+    }
+
+    /// Publishes claimed outbox rows until none are left.
+    async fn sweep(&self, channel: &Channel, min_age: Duration) -> lapin::Result<()> {
+        loop {
+            match self.sweep_batch(channel, min_age).await {
+                // A full batch, all confirmed: there may be more behind it.
+                Ok(swept) if swept == BATCH => continue,
+                Ok(swept) => {
+                    if swept > 0 {
+                        tracing::info!(swept, "outbox_swept");
+                    }
+                    return Ok(());
+                }
+                Err(SweepError::Queue(error)) => return Err(error),
+                Err(SweepError::Database(error)) => {
+                    // The write model is away; the rows wait for the next sweep.
+                    tracing::warn!(error = %error, "outbox_sweep_failed");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn sweep_batch(&self, channel: &Channel, min_age: Duration) -> Result<usize, SweepError> {
+        let mut tx = self.pool.begin().await?;
+        let min_age_ms = i64::try_from(min_age.as_millis()).unwrap_or(i64::MAX);
+        let events = storage::claim_outbox(&mut tx, min_age_ms, BATCH as i64).await?;
+        let published = publish(channel, &self.queue.exchange, &events).await?;
+        storage::delete_from_outbox(&mut *tx, &published).await?;
+        tx.commit().await?;
+        Ok(published.len())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SweepError {
+    #[error(transparent)]
+    Queue(#[from] lapin::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Publishes every event, then awaits their confirms; returns the order ids
+/// RabbitMQ confirmed. Fails when the channel fails.
+async fn publish(channel: &Channel, exchange: &str, events: &[BuyOrderEvent]) -> lapin::Result<Vec<i64>> {
+    let mut pending = Vec::with_capacity(events.len());
+    for event in events {
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(event.external_id.to_string().into());
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let body = event.to_json();
+        let confirm = channel
+            .basic_publish(exchange.into(), ROUTING_KEY.into(), options, &body, properties)
+            .await?;
+        pending.push((event, confirm));
+    }
+    let mut confirmed = Vec::with_capacity(pending.len());
+    for (event, confirm) in pending {
+        match confirm.await? {
+            Confirmation::Ack(None) => confirmed.push(event.id),
+            refused => tracing::warn!(
+                order_id = event.id,
+                external_id = %event.external_id,
+                returned = refused.take_message().is_some(),
+                "buy_order_event_not_confirmed"
+            ),
+        }
+    }
+    Ok(confirmed)
+}
+
+/// Forgets confirmed events. If this fails they are published again later,
+/// which the consumer ignores.
+async fn forget(pool: &PgPool, order_ids: &[i64]) {
+    if order_ids.is_empty() {
+        return;
+    }
+    match storage::delete_from_outbox(pool, order_ids).await {
+        Ok(()) => tracing::debug!(count = order_ids.len(), "buy_order_events_published"),
+        Err(error) => tracing::warn!(error = %error, "outbox_cleanup_failed"),
+    }
+}

@@ -1,0 +1,128 @@
+//! The HTTP face: `PUT /buy_order` and `GET /healthcheck`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router, middleware};
+use domain::BuyOrder;
+use platform::api_error::{ApiError, FieldError};
+use platform::health::{Readiness, health_response};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::place_order::{PlaceError, PlaceOrder, Placed};
+use crate::price::PriceClient;
+use crate::request;
+
+/// Bodies larger than this are refused with 413.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub(crate) struct Service {
+    pub place: PlaceOrder,
+    pub startup: Readiness,
+    pub publisher: Readiness,
+    pub btc_price_healthcheck: String,
+}
+
+/// `{"idempotence_key": "...", "buy_order": {...}}`
+#[derive(Serialize)]
+struct CreatedBody {
+    idempotence_key: Uuid,
+    buy_order: BuyOrder,
+}
+
+pub(crate) fn router(service: Arc<Service>) -> Router {
+    let gate = middleware::from_fn_with_state(service.startup.clone(), Readiness::gate);
+    Router::new()
+        .route("/buy_order", put(put_buy_order))
+        .layer(gate)
+        .route("/healthcheck", get(healthcheck))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(service)
+}
+
+async fn put_buy_order(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(body_error)?;
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    tracing::info!(bytes = body.len(), "create_buy_order_request_received");
+    let request = request::parse(content_type, &body).map_err(ApiError::Invalid)?;
+    let key = request.idempotence_key;
+    let placed = service.place.place(&request).await.map_err(|error| place_error(error, key))?;
+    let (event, replayed) = match placed {
+        Placed::Created(event) => (event, false),
+        Placed::Replayed(event) => (event, true),
+    };
+    if replayed {
+        tracing::info!(idempotence_key = %key, order_id = event.id, external_id = %event.external_id, "buy_order_request_idempotence_cache_hit");
+    } else {
+        tracing::info!(
+            idempotence_key = %key,
+            order_id = event.id,
+            external_id = %event.external_id,
+            currency = %event.currency_iso3,
+            currency_amount = %event.currency_amount,
+            btc_rate = %event.btc_rate,
+            btc_amount = %event.btc_amount,
+            "buy_order_created"
+        );
+    }
+    let body = CreatedBody { idempotence_key: key, buy_order: event.buy_order() };
+    let mut response = Json(body).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    tracing::info!(idempotence_key = %key, replayed, "create_buy_order_response_returned");
+    Ok(response)
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"))
+    } else {
+        ApiError::Invalid(vec![FieldError::new(&["body"], rejection.body_text(), "body_unreadable")])
+    }
+}
+
+fn place_error(error: PlaceError, key: Uuid) -> ApiError {
+    match error {
+        PlaceError::KeyReused(_) => {
+            tracing::info!(idempotence_key = %key, "idempotence_key_reused");
+            ApiError::Conflict { detail: error.to_string(), code: "idempotence_key_reused" }
+        }
+        PlaceError::LimitExceeded { remaining } => {
+            tracing::info!(idempotence_key = %key, remaining_btc = %remaining, "btc_limit_exceeded");
+            ApiError::Conflict { detail: error.to_string(), code: "btc_limit_exceeded" }
+        }
+        PlaceError::PriceUnavailable(reason) => {
+            tracing::warn!(idempotence_key = %key, reason = %reason, "btc_price_unavailable");
+            ApiError::Unavailable(format!("no BTC price can be had right now: {reason}"))
+        }
+        PlaceError::Database(error) => ApiError::database(error),
+    }
+}
+
+/// Ready when started, connected to RabbitMQ, and both the write model and
+/// the price service answer.
+async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
+    let state = async {
+        service.startup.current()?;
+        service.publisher.current()?;
+        sqlx::query("SELECT 1")
+            .execute(&service.place.pool)
+            .await
+            .map_err(|error| format!("the write model is unreachable: {error}"))?;
+        let prices: &PriceClient = &service.place.prices;
+        prices.healthy(&service.btc_price_healthcheck).await
+    };
+    health_response(state.await)
+}

@@ -1,0 +1,74 @@
+//! The `fetch_buy_orders` service: `GET /buy_orders` pages through the
+//! calling client's orders in the read model. `routes` holds the HTTP shapes
+//! and `storage` the keyset queries.
+
+mod routes;
+mod storage;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use platform::config::{ConfigError, Env, ListenConfig};
+use platform::health::Readiness;
+use platform::http;
+use platform::migrations_gate::MigrationsGate;
+use platform::postgres::DatabaseConfig;
+use tokio::net::TcpListener;
+
+use crate::routes::Service;
+
+/// Everything the service reads from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: ListenConfig,
+    pub read_model: DatabaseConfig,
+    pub migrations: MigrationsGate,
+}
+
+impl Config {
+    /// Fails on the first missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: ListenConfig::from_env(env)?,
+            read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?,
+            migrations: MigrationsGate::from_env(env)?,
+        })
+    }
+}
+
+/// The service, bound to its port and ready to run.
+pub struct App {
+    config: Config,
+    listener: TcpListener,
+    service: Arc<Service>,
+}
+
+impl App {
+    /// Binds the listener; connects to nothing yet. Fails when the port
+    /// cannot be bound.
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let listener = http::bind(&config.listen).await?;
+        let pool = config.read_model.connect_lazy();
+        let startup = Readiness::starting("waiting for migrations");
+        Ok(Self { config, listener, service: Arc::new(Service { pool, startup }) })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves at once (503 until the schema is there) until `shutdown`.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let service = self.service.clone();
+        let config = self.config;
+        let startup = tokio::spawn(async move {
+            config.migrations.wait_until_applied(config.read_model.retry_wait).await;
+            config.read_model.wait_until_reachable(&service.pool).await;
+            service.startup.set_ready();
+        });
+        let served = http::serve(self.listener, routes::router(self.service), shutdown).await;
+        startup.abort();
+        served
+    }
+}

@@ -1,0 +1,87 @@
+//! The read model's SQL: keyset pages of one client's orders, newest first.
+//! Each page is one seek on (client_id, created_at DESC, id DESC), whatever
+//! its depth.
+
+use domain::BuyOrder;
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Where a page starts: just after this order.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub(crate) struct Cursor {
+    created_at: OffsetDateTime,
+    id: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    external_id: Uuid,
+    created_at: OffsetDateTime,
+    currency_iso3: String,
+    currency_amount: Decimal,
+    btc_rate: Decimal,
+    btc_amount: Decimal,
+}
+
+const COLUMNS: &str = "external_id, created_at, currency_iso3::text AS currency_iso3, \
+                       currency_amount, btc_rate, btc_amount";
+
+/// The position of the client's order `external_id`, if it is one of theirs.
+pub(crate) async fn cursor(
+    pool: &PgPool,
+    client_id: i64,
+    external_id: Uuid,
+) -> Result<Option<Cursor>, sqlx::Error> {
+    sqlx::query_as("SELECT created_at, id FROM buy_order WHERE external_id = $1 AND client_id = $2")
+        .bind(external_id)
+        .bind(client_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Up to `limit` of the client's orders, newest first, after `after` if given.
+pub(crate) async fn page(
+    pool: &PgPool,
+    client_id: i64,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<BuyOrder>, sqlx::Error> {
+    let rows: Vec<Row> = match after {
+        None => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM buy_order WHERE client_id = $1 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2"
+            );
+            sqlx::query_as(&sql).bind(client_id).bind(limit).fetch_all(pool).await?
+        }
+        Some(cursor) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM buy_order WHERE client_id = $1 \
+                 AND (created_at, id) < ($2, $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4"
+            );
+            sqlx::query_as(&sql)
+                .bind(client_id)
+                .bind(cursor.created_at)
+                .bind(cursor.id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    rows.into_iter().map(into_buy_order).collect()
+}
+
+fn into_buy_order(row: Row) -> Result<BuyOrder, sqlx::Error> {
+    let currency = row.currency_iso3.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(BuyOrder {
+        id: row.external_id,
+        created_at: row.created_at,
+        currency,
+        currency_amount: row.currency_amount,
+        btc_rate: row.btc_rate,
+        btc_amount: row.btc_amount,
+    })
+}

@@ -1,0 +1,210 @@
+//! Consumes buy-order events and writes them to the read model. Messages are
+//! acknowledged only after their rows are committed; a message that is not an
+//! event (or whose data the database refuses) is parked on the dead-letter
+//! queue with the reason. While the read model is away, the consumer holds
+//! its current batch and takes no more (the prefetch bounds what RabbitMQ
+//! hands over), then resumes.
+
+use std::time::Duration;
+
+use domain::BuyOrderEvent;
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection};
+use platform::health::Readiness;
+use platform::rabbitmq::QueueConfig;
+use platform::retry;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::storage;
+
+/// Why consumption stopped, short of being cancelled.
+#[derive(Debug, thiserror::Error)]
+enum ConsumeError {
+    #[error(transparent)]
+    Queue(#[from] lapin::Error),
+    #[error("the broker ended the subscription")]
+    Ended,
+}
+
+pub(crate) struct Consumer {
+    pub pool: PgPool,
+    pub queue: QueueConfig,
+    /// How many unacknowledged messages RabbitMQ may hand over at once.
+    pub prefetch: u16,
+    pub database_retry_wait: Duration,
+    /// Whether the consumer is subscribed and the read model writable.
+    pub consuming: Readiness,
+}
+
+impl Consumer {
+    /// Consumes until `cancel`, resubscribing whenever the broker goes away.
+    pub(crate) async fn run(self, cancel: CancellationToken) {
+        loop {
+            let (connection, channel, deliveries) = tokio::select! {
+                _ = cancel.cancelled() => return,
+                subscribed = self.subscribe() => subscribed,
+            };
+            self.consuming.set_ready();
+            let outcome = self.consume(&channel, deliveries, &cancel).await;
+            self.consuming.set_not_ready("lost the connection to RabbitMQ");
+            if let Err(error) = outcome {
+                tracing::warn!(error = %error, "queue_listener_disconnected");
+                continue;
+            }
+            // Unacknowledged messages go back to the queue for the next run.
+            if let Err(error) = connection.close(200, "shutting down".into()).await {
+                tracing::debug!(error = %error, "queue_close_failed");
+            }
+            return;
+        }
+    }
+
+    async fn subscribe(&self) -> (Connection, Channel, lapin::Consumer) {
+        loop {
+            let connection = self.queue.connect_with_retry().await;
+            match self.prepare(&connection).await {
+                Ok((channel, deliveries)) => {
+                    tracing::info!(queue = %self.queue.queue, prefetch = self.prefetch, "queue_listener_starting_consumption");
+                    return (connection, channel, deliveries);
+                }
+                Err(error) => tracing::warn!(error = %error, "queue_listener_setup_failed"),
+            }
+            tokio::time::sleep(self.queue.retry_wait).await;
+        }
+    }
+
+    async fn prepare(&self, connection: &Connection) -> lapin::Result<(Channel, lapin::Consumer)> {
+        let channel = connection.create_channel().await?;
+        self.queue.declare_topology(&channel).await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+        let queue = self.queue.queue.as_str();
+        let options = BasicConsumeOptions::default();
+        let deliveries = channel
+            .basic_consume(queue.into(), "read_model_sync".into(), options, FieldTable::default())
+            .await?;
+        Ok((channel, deliveries))
+    }
+
+    /// Handles what is ready, batch by batch, until cancelled (`Ok`) or the
+    /// channel fails (`Err`).
+    async fn consume(
+        &self,
+        channel: &Channel,
+        deliveries: lapin::Consumer,
+        cancel: &CancellationToken,
+    ) -> Result<(), ConsumeError> {
+        let mut batches = deliveries.ready_chunks(usize::from(self.prefetch));
+        loop {
+            let batch = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                batch = batches.next() => batch,
+            };
+            let Some(batch) = batch else {
+                return Err(ConsumeError::Ended);
+            };
+            let batch = batch.into_iter().collect::<lapin::Result<Vec<_>>>()?;
+            if !self.handle(channel, batch, cancel).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Syncs one batch; `false` if cancelled before it was stored.
+    async fn handle(
+        &self,
+        channel: &Channel,
+        batch: Vec<Delivery>,
+        cancel: &CancellationToken,
+    ) -> lapin::Result<bool> {
+        let mut events = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            match BuyOrderEvent::from_json(&delivery.data) {
+                Ok(event) => events.push((delivery, event)),
+                Err(error) => self.dead_letter(channel, &delivery, &error.to_string()).await?,
+            }
+        }
+        let refused = tokio::select! {
+            _ = cancel.cancelled() => return Ok(false),
+            refused = self.store(&events) => refused,
+        };
+        for (delivery, event) in &events {
+            if let Some(reason) = refused.iter().find(|(id, _)| *id == event.id).map(|(_, r)| r) {
+                self.dead_letter(channel, delivery, reason).await?;
+                continue;
+            }
+            delivery.ack(BasicAckOptions::default()).await?;
+            tracing::info!(
+                order_id = event.id,
+                external_id = %event.external_id,
+                client_id = event.client_id,
+                "buy_order_read_model_synced"
+            );
+        }
+        Ok(true)
+    }
+
+    /// Stores the batch, retrying while the read model is away. Returns the
+    /// events the database refuses for good, with the reason.
+    async fn store(&self, events: &[(Delivery, BuyOrderEvent)]) -> Vec<(i64, String)> {
+        let all: Vec<&BuyOrderEvent> = events.iter().map(|(_, event)| event).collect();
+        match self.insert_with_retry(&all).await {
+            Ok(()) => Vec::new(),
+            // One event spoils the batch: find it by storing them one by one.
+            Err(_) => {
+                let mut refused = Vec::new();
+                for event in all {
+                    if let Err(error) = self.insert_with_retry(&[event]).await {
+                        refused.push((event.id, format!("the read model refused the event: {error}")));
+                    }
+                }
+                refused
+            }
+        }
+    }
+
+    /// Retries transient failures until they pass; fails only on a permanent one.
+    async fn insert_with_retry(&self, events: &[&BuyOrderEvent]) -> Result<(), sqlx::Error> {
+        let attempt = || async {
+            match storage::insert_orders(&self.pool, events).await {
+                Ok(_) => Ok(Ok(())),
+                Err(error) if storage::is_permanent(&error) => Ok(Err(error)),
+                Err(error) => Err(error),
+            }
+        };
+        let outcome = retry::until_ok(self.database_retry_wait, attempt, |error| {
+            self.consuming.set_not_ready(format!("the read model is unreachable: {error}"));
+            tracing::warn!(error = %error, count = events.len(), "failed_to_sync_buy_order_read_model");
+        })
+        .await;
+        self.consuming.set_ready();
+        outcome
+    }
+
+    /// Parks a message on the dead-letter queue with the reason in its
+    /// headers, waits for the broker's confirm, then acknowledges it.
+    async fn dead_letter(&self, channel: &Channel, delivery: &Delivery, reason: &str) -> lapin::Result<()> {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert("x-dead-letter-reason".into(), AMQPValue::LongString(reason.into()));
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_headers(headers)
+            .with_content_type(delivery.properties.content_type().clone().unwrap_or_else(|| "application/octet-stream".into()));
+        let properties = match delivery.properties.message_id() {
+            Some(id) => properties.with_message_id(id.clone()),
+            None => properties,
+        };
+        let dead_letter_queue = self.queue.dead_letter_queue();
+        channel
+            .basic_publish("".into(), dead_letter_queue.as_str().into(), BasicPublishOptions::default(), &delivery.data, properties)
+            .await?
+            .await?;
+        delivery.ack(BasicAckOptions::default()).await?;
+        tracing::warn!(queue = %dead_letter_queue, reason, "buy_order_event_dead_lettered");
+        Ok(())
+    }
+}
