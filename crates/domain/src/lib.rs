@@ -11,8 +11,8 @@ mod currency;
 mod decimal_text;
 mod fiat_amount;
 
-pub use buy_order::{BuyOrder, BuyOrderEvent, InvalidEvent};
 pub use btc::{BTC_LIMIT, BtcAmount, BtcAmountTooLarge, BtcRate, InvalidBtcRate, btc_for};
+pub use buy_order::{BuyOrder, BuyOrderEvent, InvalidEvent};
 pub use currency::{Currency, UnknownCurrency};
 pub use decimal_text::{NotADecimal, parse_decimal_text};
 pub use fiat_amount::{FiatAmount, InvalidFiatAmount};

@@ -50,9 +50,11 @@ impl Readiness {
     ) -> Response {
         match readiness.current() {
             Ok(()) => next.run(request).await,
-            Err(reason) => {
-                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": reason }))).into_response()
-            }
+            Err(reason) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "detail": reason })),
+            )
+                .into_response(),
         }
     }
 

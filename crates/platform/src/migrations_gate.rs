@@ -15,7 +15,9 @@ impl MigrationsGate {
     /// Fails on a missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let service = UpstreamConfig::from_env(env, "MIGRATION")?;
-        Ok(Self { url: format!("{}/healthcheck", service.base_url()) })
+        Ok(Self {
+            url: format!("{}/healthcheck", service.base_url()),
+        })
     }
 
     /// Polls the healthcheck every `wait` until it answers 200.

@@ -90,19 +90,24 @@ impl DatabaseConfig {
     /// A pool of `pool_size` connections, opened now. Fails when the database
     /// cannot be reached within the acquire timeout.
     pub async fn connect(&self) -> Result<PgPool, sqlx::Error> {
-        self.pool_options().connect_with(self.connect_options()).await
+        self.pool_options()
+            .connect_with(self.connect_options())
+            .await
     }
 
     /// The pool options every service uses: `pool_size` connections, and a
     /// bounded wait for one so that an away database fails requests fast.
     fn pool_options(&self) -> PgPoolOptions {
-        PgPoolOptions::new().max_connections(self.pool_size).acquire_timeout(Duration::from_secs(5))
+        PgPoolOptions::new()
+            .max_connections(self.pool_size)
+            .acquire_timeout(Duration::from_secs(5))
     }
 
     /// A pool that connects on first use, so a service can start (and say
     /// it is not ready) before its database is up.
     pub fn connect_lazy(&self) -> PgPool {
-        self.pool_options().connect_lazy_with(self.connect_options())
+        self.pool_options()
+            .connect_lazy_with(self.connect_options())
     }
 
     /// Waits until `pool` can run a query, retrying every `retry_wait`.

@@ -113,18 +113,37 @@ impl QueueConfig {
     /// it by [`ROUTING_KEY`], and the dead-letter queue. Publisher and consumer
     /// both declare them, so no event is unroutable whichever starts first.
     pub async fn declare_topology(&self, channel: &Channel) -> lapin::Result<()> {
-        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         let exchange = self.exchange.as_str();
         channel
-            .exchange_declare(exchange.into(), ExchangeKind::Direct, durable, FieldTable::default())
+            .exchange_declare(
+                exchange.into(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
             .await?;
-        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         for queue in [self.queue.clone(), self.dead_letter_queue()] {
-            channel.queue_declare(queue.as_str().into(), durable, FieldTable::default()).await?;
+            channel
+                .queue_declare(queue.as_str().into(), durable, FieldTable::default())
+                .await?;
         }
         let (queue, options) = (self.queue.as_str(), QueueBindOptions::default());
         channel
-            .queue_bind(queue.into(), exchange.into(), ROUTING_KEY.into(), options, FieldTable::default())
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                ROUTING_KEY.into(),
+                options,
+                FieldTable::default(),
+            )
             .await
     }
 }

@@ -1,16 +1,21 @@
 //! Test support on real backing services: the settings of the PostgreSQL and
 //! RabbitMQ that `scripts/backing-services.sh` started (`settings`), fresh
 //! databases per test (`database`), unique queue names (`names`), free ports
-//! (`ports`), service binaries run as processes (`service`), and the one
+//! (`ports`), service binaries run as processes (`service`), the whole
+//! cluster on fresh databases and queues (`cluster`), a proxy whose
+//! connections a test can cut (`tcp_proxy`), and the one
 //! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
 
+pub mod cluster;
 pub mod database;
 pub mod fake_coinbase;
 pub mod names;
 pub mod ports;
 pub mod service;
 pub mod settings;
+pub mod tcp_proxy;
 
+pub use cluster::Cluster;
 pub use database::TestDatabase;
 pub use fake_coinbase::FakeCoinbase;
 pub use service::ServiceProcess;

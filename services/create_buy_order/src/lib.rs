@@ -77,14 +77,24 @@ impl App {
         let base_url = config.btc_price.base_url();
         let prices =
             PriceClient::new(&base_url, config.btc_price_timeout).map_err(std::io::Error::other)?;
-        let (relay, handle) = OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
+        let (relay, handle) =
+            OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
         let service = Arc::new(Service {
-            place: PlaceOrder { pool, prices, relay: handle },
+            place: PlaceOrder {
+                pool,
+                prices,
+                relay: handle,
+            },
             startup: Readiness::starting("waiting for migrations"),
             publisher: relay.connected.clone(),
             btc_price_healthcheck: format!("{base_url}/healthcheck"),
         });
-        Ok(Self { config, listener, service, relay })
+        Ok(Self {
+            config,
+            listener,
+            service,
+            relay,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -93,7 +103,10 @@ impl App {
 
     /// Serves at once (503 until the schema is there and the write model
     /// answers), relays events, and stops both on `shutdown`.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
         let startup = tokio::spawn(start(self.config, self.service.clone()));
         let relay = tokio::spawn(self.relay.run(cancel.clone()));
@@ -105,7 +118,10 @@ impl App {
         .await;
         cancel.cancel();
         startup.abort();
-        if tokio::time::timeout(Duration::from_secs(10), relay).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), relay)
+            .await
+            .is_err()
+        {
             tracing::warn!("outbox relay did not stop within 10 s");
         }
         served
@@ -114,7 +130,13 @@ impl App {
 
 /// Waits for the schema and the write model, then opens the API.
 async fn start(config: Config, service: Arc<Service>) {
-    config.migrations.wait_until_applied(config.write_model.retry_wait).await;
-    config.write_model.wait_until_reachable(&service.place.pool).await;
+    config
+        .migrations
+        .wait_until_applied(config.write_model.retry_wait)
+        .await;
+    config
+        .write_model
+        .wait_until_reachable(&service.place.pool)
+        .await;
     service.startup.set_ready();
 }

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use domain::BuyOrderEvent;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::Confirmation;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel};
 use platform::health::Readiness;
 use platform::rabbitmq::{QueueConfig, ROUTING_KEY};
@@ -52,11 +52,22 @@ pub(crate) struct OutboxRelay {
 }
 
 impl OutboxRelay {
-    pub(crate) fn new(pool: PgPool, queue: QueueConfig, sweep_every: Duration) -> (Self, RelayHandle) {
+    pub(crate) fn new(
+        pool: PgPool,
+        queue: QueueConfig,
+        sweep_every: Duration,
+    ) -> (Self, RelayHandle) {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         let connected = Readiness::starting("not yet connected to RabbitMQ");
         let sweep_min_age = sweep_every * 2;
-        let relay = Self { pool, queue, receiver, connected, sweep_every, sweep_min_age };
+        let relay = Self {
+            pool,
+            queue,
+            receiver,
+            connected,
+            sweep_every,
+            sweep_min_age,
+        };
         (relay, RelayHandle { sender })
     }
 
@@ -70,7 +81,8 @@ impl OutboxRelay {
             };
             self.connected.set_ready();
             let outcome = self.relay(&channel, &cancel, &mut first_sweep).await;
-            self.connected.set_not_ready("lost the connection to RabbitMQ");
+            self.connected
+                .set_not_ready("lost the connection to RabbitMQ");
             match outcome {
                 Ok(()) => return,
                 Err(error) => tracing::warn!(error = %error, "queue_publisher_disconnected"),
@@ -95,7 +107,9 @@ impl OutboxRelay {
     async fn prepare(&self, connection: &lapin::Connection) -> lapin::Result<Channel> {
         let channel = connection.create_channel().await?;
         self.queue.declare_topology(&channel).await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         Ok(channel)
     }
 
@@ -173,17 +187,30 @@ enum SweepError {
 
 /// Publishes every event, then awaits their confirms; returns the order ids
 /// RabbitMQ confirmed. Fails when the channel fails.
-async fn publish(channel: &Channel, exchange: &str, events: &[BuyOrderEvent]) -> lapin::Result<Vec<i64>> {
+async fn publish(
+    channel: &Channel,
+    exchange: &str,
+    events: &[BuyOrderEvent],
+) -> lapin::Result<Vec<i64>> {
     let mut pending = Vec::with_capacity(events.len());
     for event in events {
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
             .with_message_id(event.external_id.to_string().into());
-        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
         let body = event.to_json();
         let confirm = channel
-            .basic_publish(exchange.into(), ROUTING_KEY.into(), options, &body, properties)
+            .basic_publish(
+                exchange.into(),
+                ROUTING_KEY.into(),
+                options,
+                &body,
+                properties,
+            )
             .await?;
         pending.push((event, confirm));
     }

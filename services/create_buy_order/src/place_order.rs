@@ -31,7 +31,7 @@ pub(crate) enum PlaceError {
     #[error("idempotence key {0} was already used for a different order")]
     KeyReused(Uuid),
     #[error("this order would exceed the 100 BTC limit: {remaining} BTC of capacity is left")]
-    LimitExceeded { remaining: Decimal },
+    LimitExceeded { remaining: BtcAmount },
     #[error("{0}")]
     PriceUnavailable(String),
     #[error("write model: {0}")]
@@ -52,10 +52,16 @@ impl PlaceOrder {
             return Ok(placed);
         }
         let currency = request.amount.currency();
-        let rate = self.prices.buy_price(currency).await.map_err(PlaceError::PriceUnavailable)?;
+        let rate = self
+            .prices
+            .buy_price(currency)
+            .await
+            .map_err(PlaceError::PriceUnavailable)?;
         let Ok(btc_amount) = btc_for(request.amount, rate) else {
             // Far more BTC than the limit: refuse without a transaction.
-            return Err(PlaceError::LimitExceeded { remaining: self.remaining_capacity().await? });
+            return Err(PlaceError::LimitExceeded {
+                remaining: self.remaining_capacity().await?,
+            });
         };
         let order = NewOrder {
             client_id: CLIENT_ID,
@@ -92,7 +98,9 @@ impl PlaceOrder {
     /// The CHECK on the running total is the database's own guard of the
     /// limit; it fires only if something bypassed the lock above.
     async fn refusal(&self, error: sqlx::Error) -> PlaceError {
-        let constraint = error.as_database_error().and_then(|e| e.constraint().map(str::to_owned));
+        let constraint = error
+            .as_database_error()
+            .and_then(|e| e.constraint().map(str::to_owned));
         if constraint.as_deref() != Some("btc_running_total_within_limit") {
             return PlaceError::Database(error);
         }
@@ -102,18 +110,23 @@ impl PlaceOrder {
         }
     }
 
-    async fn remaining_capacity(&self) -> Result<Decimal, PlaceError> {
+    async fn remaining_capacity(&self) -> Result<BtcAmount, PlaceError> {
         let total = storage::running_total(&self.pool).await?;
-        Ok((BTC_LIMIT - total).max(Decimal::ZERO))
+        Ok(capacity_left(total))
     }
 }
 
 fn check_limit(total: Decimal, order: BtcAmount) -> Result<(), PlaceError> {
-    let remaining = (BTC_LIMIT - total).max(Decimal::ZERO);
-    if order.value() > remaining {
+    let remaining = capacity_left(total);
+    if order > remaining {
         return Err(PlaceError::LimitExceeded { remaining });
     }
     Ok(())
+}
+
+/// What is left under the limit, at 8 decimal places.
+fn capacity_left(total: Decimal) -> BtcAmount {
+    BtcAmount::new(BTC_LIMIT - total).unwrap_or(BtcAmount::ZERO)
 }
 
 /// The stored order of the request's key: replayed if the request matches

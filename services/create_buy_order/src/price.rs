@@ -20,7 +20,10 @@ impl PriceClient {
     /// A client of the price service at `base_url`, giving up after `timeout`.
     pub(crate) fn new(base_url: &str, timeout: Duration) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder().timeout(timeout).build()?;
-        Ok(Self { http, buy_url: format!("{base_url}/buy") })
+        Ok(Self {
+            http,
+            buy_url: format!("{base_url}/buy"),
+        })
     }
 
     /// The price of 1 BTC in `currency`. Fails, with a reason fit for the
@@ -36,7 +39,9 @@ impl PriceClient {
         let status = response.status();
         if !status.is_success() {
             let detail = response.text().await.unwrap_or_default();
-            return Err(format!("the price service answered HTTP {status}: {detail}"));
+            return Err(format!(
+                "the price service answered HTTP {status}: {detail}"
+            ));
         }
         let body: PriceBody = response
             .json()
@@ -49,7 +54,10 @@ impl PriceClient {
     pub(crate) async fn healthy(&self, base_healthcheck: &str) -> Result<(), String> {
         match self.http.get(base_healthcheck).send().await {
             Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!("btc_price is unhealthy (HTTP {})", response.status())),
+            Ok(response) => Err(format!(
+                "btc_price is unhealthy (HTTP {})",
+                response.status()
+            )),
             Err(error) => Err(format!("btc_price is unreachable: {error}")),
         }
     }

@@ -12,14 +12,20 @@ use uuid::Uuid;
 use crate::place_order::OrderRequest;
 
 /// Reads the body. Fails with one entry per faulty field.
-pub(crate) fn parse(content_type: Option<&str>, body: &[u8]) -> Result<OrderRequest, Vec<FieldError>> {
+pub(crate) fn parse(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<OrderRequest, Vec<FieldError>> {
     if !content_type.is_some_and(is_json) {
         let msg = "the body must be JSON, sent with Content-Type: application/json";
         return Err(vec![FieldError::new(&["body"], msg, "content_type")]);
     }
     let fields: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|error| {
         let (msg, kind) = if error.is_data() {
-            ("Input should be a JSON object".to_owned(), "model_attributes_type")
+            (
+                "Input should be a JSON object".to_owned(),
+                "model_attributes_type",
+            )
         } else {
             (format!("JSON decode error: {error}"), "json_invalid")
         };
@@ -32,19 +38,31 @@ pub(crate) fn parse(content_type: Option<&str>, body: &[u8]) -> Result<OrderRequ
         .and_then(|raw| amount(raw, *currency.as_ref().unwrap_or(&Currency::Usd)));
     let idempotence_key = field(&fields, "idempotence_key").and_then(idempotence_key);
     match (currency, amount, idempotence_key) {
-        (Ok(_), Ok(amount), Ok(idempotence_key)) => Ok(OrderRequest { amount, idempotence_key }),
-        (currency, amount, key) => {
-            Err([currency.err(), amount.err(), key.err()].into_iter().flatten().collect())
-        }
+        (Ok(_), Ok(amount), Ok(idempotence_key)) => Ok(OrderRequest {
+            amount,
+            idempotence_key,
+        }),
+        (currency, amount, key) => Err([currency.err(), amount.err(), key.err()]
+            .into_iter()
+            .flatten()
+            .collect()),
     }
 }
 
 fn is_json(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-fn field<'a>(fields: &HashMap<String, &'a RawValue>, name: &str) -> Result<&'a RawValue, FieldError> {
+fn field<'a>(
+    fields: &HashMap<String, &'a RawValue>,
+    name: &str,
+) -> Result<&'a RawValue, FieldError> {
     fields
         .get(name)
         .copied()
@@ -53,19 +71,32 @@ fn field<'a>(fields: &HashMap<String, &'a RawValue>, name: &str) -> Result<&'a R
 }
 
 fn string(raw: &RawValue, name: &str) -> Result<String, FieldError> {
-    serde_json::from_str(raw.get())
-        .map_err(|_| FieldError::new(&["body", name], "Input should be a valid string", "string_type"))
+    serde_json::from_str(raw.get()).map_err(|_| {
+        FieldError::new(
+            &["body", name],
+            "Input should be a valid string",
+            "string_type",
+        )
+    })
 }
 
 fn currency(raw: &RawValue) -> Result<Currency, FieldError> {
     string(raw, "currency")?.parse().map_err(|_| {
-        FieldError::new(&["body", "currency"], "Input should be 'EUR', 'GBP' or 'USD'", "enum")
+        FieldError::new(
+            &["body", "currency"],
+            "Input should be 'EUR', 'GBP' or 'USD'",
+            "enum",
+        )
     })
 }
 
 fn amount(raw: &RawValue, currency: Currency) -> Result<FiatAmount, FieldError> {
     let text = raw.get();
-    let text = if text.starts_with('"') { string(raw, "amount")? } else { text.to_owned() };
+    let text = if text.starts_with('"') {
+        string(raw, "amount")?
+    } else {
+        text.to_owned()
+    };
     FiatAmount::parse(&text, currency).map_err(|error| {
         let kind = match error {
             InvalidFiatAmount::NotADecimal => "decimal_parsing",
@@ -107,7 +138,8 @@ mod tests {
     #[test]
     fn a_valid_body_gives_the_request_with_the_amount_read_exactly() {
         for amount in [r#""123.45""#, "123.45", "1.2345e2", r#""123.450""#] {
-            let body = format!(r#"{{"currency": "GBP", "amount": {amount}, "idempotence_key": "{KEY}"}}"#);
+            let body =
+                format!(r#"{{"currency": "GBP", "amount": {amount}, "idempotence_key": "{KEY}"}}"#);
             let request = parse(JSON, body.as_bytes()).expect("valid");
             assert_eq!(request.amount.to_string(), "123.45", "amount {amount}");
             assert_eq!(request.amount.currency(), Currency::Gbp);
@@ -118,26 +150,50 @@ mod tests {
     #[test]
     fn each_faulty_field_is_reported_at_its_location() {
         for (body, expected) in [
-            (r#"{"currency": "usd", "amount": "1", "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#, vec![(loc(&["body", "currency"]), "enum")]),
-            (r#"{"currency": "USD", "amount": "0", "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#, vec![(loc(&["body", "amount"]), "greater_than")]),
-            (r#"{"currency": "USD", "amount": 123.456, "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#, vec![(loc(&["body", "amount"]), "decimal_max_places")]),
-            (r#"{"currency": "USD", "amount": true, "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#, vec![(loc(&["body", "amount"]), "decimal_parsing")]),
-            (r#"{"currency": "USD", "amount": "1"}"#, vec![(loc(&["body", "idempotence_key"]), "missing")]),
-            (r#"{"currency": 5, "amount": "abc", "idempotence_key": "nope"}"#, vec![
-                (loc(&["body", "currency"]), "string_type"),
-                (loc(&["body", "amount"]), "decimal_parsing"),
-                (loc(&["body", "idempotence_key"]), "uuid_parsing"),
-            ]),
-            ("{}", vec![
-                (loc(&["body", "currency"]), "missing"),
-                (loc(&["body", "amount"]), "missing"),
-                (loc(&["body", "idempotence_key"]), "missing"),
-            ]),
+            (
+                r#"{"currency": "usd", "amount": "1", "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#,
+                vec![(loc(&["body", "currency"]), "enum")],
+            ),
+            (
+                r#"{"currency": "USD", "amount": "0", "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#,
+                vec![(loc(&["body", "amount"]), "greater_than")],
+            ),
+            (
+                r#"{"currency": "USD", "amount": 123.456, "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#,
+                vec![(loc(&["body", "amount"]), "decimal_max_places")],
+            ),
+            (
+                r#"{"currency": "USD", "amount": true, "idempotence_key": "5fa733ae-82b4-4ac0-8478-35ff30dae879"}"#,
+                vec![(loc(&["body", "amount"]), "decimal_parsing")],
+            ),
+            (
+                r#"{"currency": "USD", "amount": "1"}"#,
+                vec![(loc(&["body", "idempotence_key"]), "missing")],
+            ),
+            (
+                r#"{"currency": 5, "amount": "abc", "idempotence_key": "nope"}"#,
+                vec![
+                    (loc(&["body", "currency"]), "string_type"),
+                    (loc(&["body", "amount"]), "decimal_parsing"),
+                    (loc(&["body", "idempotence_key"]), "uuid_parsing"),
+                ],
+            ),
+            (
+                "{}",
+                vec![
+                    (loc(&["body", "currency"]), "missing"),
+                    (loc(&["body", "amount"]), "missing"),
+                    (loc(&["body", "idempotence_key"]), "missing"),
+                ],
+            ),
             ("{\"currency\": ", vec![(loc(&["body"]), "json_invalid")]),
             ("", vec![(loc(&["body"]), "json_invalid")]),
             ("[1, 2]", vec![(loc(&["body"]), "model_attributes_type")]),
         ] {
-            let expected: Vec<_> = expected.into_iter().map(|(l, k)| (l, k.to_owned())).collect();
+            let expected: Vec<_> = expected
+                .into_iter()
+                .map(|(l, k)| (l, k.to_owned()))
+                .collect();
             assert_eq!(faults(JSON, body), expected, "body {body}");
         }
     }
@@ -145,8 +201,15 @@ mod tests {
     #[test]
     fn a_body_that_is_not_sent_as_json_is_refused() {
         let body = format!(r#"{{"currency": "USD", "amount": "1", "idempotence_key": "{KEY}"}}"#);
-        for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
-            assert_eq!(faults(content_type, &body), vec![(loc(&["body"]), "content_type".to_owned())]);
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            assert_eq!(
+                faults(content_type, &body),
+                vec![(loc(&["body"]), "content_type".to_owned())]
+            );
         }
         assert!(parse(Some("application/json; charset=utf-8"), body.as_bytes()).is_ok());
     }

@@ -57,7 +57,11 @@ async fn put_buy_order(
     tracing::info!(bytes = body.len(), "create_buy_order_request_received");
     let request = request::parse(content_type, &body).map_err(ApiError::Invalid)?;
     let key = request.idempotence_key;
-    let placed = service.place.place(&request).await.map_err(|error| place_error(error, key))?;
+    let placed = service
+        .place
+        .place(&request)
+        .await
+        .map_err(|error| place_error(error, key))?;
     let (event, replayed) = match placed {
         Placed::Created(event) => (event, false),
         Placed::Replayed(event) => (event, true),
@@ -76,10 +80,15 @@ async fn put_buy_order(
             "buy_order_created"
         );
     }
-    let body = CreatedBody { idempotence_key: key, buy_order: event.buy_order() };
+    let body = CreatedBody {
+        idempotence_key: key,
+        buy_order: event.buy_order(),
+    };
     let mut response = Json(body).into_response();
     if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     tracing::info!(idempotence_key = %key, replayed, "create_buy_order_response_returned");
     Ok(response)
@@ -89,7 +98,11 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"))
     } else {
-        ApiError::Invalid(vec![FieldError::new(&["body"], rejection.body_text(), "body_unreadable")])
+        ApiError::Invalid(vec![FieldError::new(
+            &["body"],
+            rejection.body_text(),
+            "body_unreadable",
+        )])
     }
 }
 
@@ -97,11 +110,17 @@ fn place_error(error: PlaceError, key: Uuid) -> ApiError {
     match error {
         PlaceError::KeyReused(_) => {
             tracing::info!(idempotence_key = %key, "idempotence_key_reused");
-            ApiError::Conflict { detail: error.to_string(), code: "idempotence_key_reused" }
+            ApiError::Conflict {
+                detail: error.to_string(),
+                code: "idempotence_key_reused",
+            }
         }
         PlaceError::LimitExceeded { remaining } => {
             tracing::info!(idempotence_key = %key, remaining_btc = %remaining, "btc_limit_exceeded");
-            ApiError::Conflict { detail: error.to_string(), code: "btc_limit_exceeded" }
+            ApiError::Conflict {
+                detail: error.to_string(),
+                code: "btc_limit_exceeded",
+            }
         }
         PlaceError::PriceUnavailable(reason) => {
             tracing::warn!(idempotence_key = %key, reason = %reason, "btc_price_unavailable");

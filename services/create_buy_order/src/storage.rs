@@ -33,7 +33,10 @@ struct OrderRow {
 
 impl OrderRow {
     fn into_event(self) -> Result<BuyOrderEvent, sqlx::Error> {
-        let currency = self.currency_iso3.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let currency = self
+            .currency_iso3
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         Ok(BuyOrderEvent {
             id: self.id,
             client_id: self.client_id,
@@ -60,8 +63,11 @@ pub(crate) async fn find_idempotence_record(
          JOIN currency c ON c.id = r.currency_id \
          WHERE r.client_id = $1 AND r.idempotence_key = $2"
     );
-    let row: Option<OrderRow> =
-        sqlx::query_as(&sql).bind(client_id).bind(key).fetch_optional(db).await?;
+    let row: Option<OrderRow> = sqlx::query_as(&sql)
+        .bind(client_id)
+        .bind(key)
+        .fetch_optional(db)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let order = row.into_event()?;
     Ok(Some(IdempotenceRecord {
@@ -81,7 +87,9 @@ pub(crate) async fn lock_running_total(tx: &mut PgConnection) -> Result<Decimal,
 
 /// The running total, without locking it.
 pub(crate) async fn running_total(db: impl PgExecutor<'_>) -> Result<Decimal, sqlx::Error> {
-    sqlx::query_scalar("SELECT btc_amount FROM btc_running_total").fetch_one(db).await
+    sqlx::query_scalar("SELECT btc_amount FROM btc_running_total")
+        .fetch_one(db)
+        .await
 }
 
 /// A new order to store.
@@ -139,8 +147,11 @@ pub(crate) async fn claim_outbox(
          WHERE b.enqueued_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000) \
          ORDER BY b.buy_order_id LIMIT $2 FOR UPDATE OF b SKIP LOCKED"
     );
-    let rows: Vec<OrderRow> =
-        sqlx::query_as(&sql).bind(min_age_ms).bind(limit).fetch_all(tx).await?;
+    let rows: Vec<OrderRow> = sqlx::query_as(&sql)
+        .bind(min_age_ms)
+        .bind(limit)
+        .fetch_all(tx)
+        .await?;
     rows.into_iter().map(OrderRow::into_event).collect()
 }
 

@@ -51,7 +51,11 @@ impl App {
         let listener = http::bind(&config.listen).await?;
         let pool = config.read_model.connect_lazy();
         let startup = Readiness::starting("waiting for migrations");
-        Ok(Self { config, listener, service: Arc::new(Service { pool, startup }) })
+        Ok(Self {
+            config,
+            listener,
+            service: Arc::new(Service { pool, startup }),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -59,11 +63,17 @@ impl App {
     }
 
     /// Serves at once (503 until the schema is there) until `shutdown`.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let service = self.service.clone();
         let config = self.config;
         let startup = tokio::spawn(async move {
-            config.migrations.wait_until_applied(config.read_model.retry_wait).await;
+            config
+                .migrations
+                .wait_until_applied(config.read_model.retry_wait)
+                .await;
             config.read_model.wait_until_reachable(&service.pool).await;
             service.startup.set_ready();
         });

@@ -55,7 +55,11 @@ async fn buy_orders(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<PageBody>, ApiError> {
     let Query(query) = query.map_err(|rejection| {
-        ApiError::Invalid(vec![FieldError::new(&["query"], rejection.body_text(), "query_invalid")])
+        ApiError::Invalid(vec![FieldError::new(
+            &["query"],
+            rejection.body_text(),
+            "query_invalid",
+        )])
     })?;
     let request = parse(&query).map_err(ApiError::Invalid)?;
     tracing::info!(
@@ -68,7 +72,10 @@ async fn buy_orders(
         Some(reference) => {
             let cursor = storage::cursor(&service.pool, CLIENT_ID, reference).await;
             let cursor = cursor.map_err(ApiError::database)?;
-            Some(cursor.ok_or_else(|| ApiError::NotFound(format!("no order {reference} was found")))?)
+            Some(
+                cursor
+                    .ok_or_else(|| ApiError::NotFound(format!("no order {reference} was found")))?,
+            )
         }
     };
     // One row more than asked for says whether another page follows.
@@ -80,7 +87,11 @@ async fn buy_orders(
     rows.truncate(page_size);
     let last_reference = rows.last().map(|order| order.id);
     tracing::info!(rows = rows.len(), has_more, "buy_orders_page_returned");
-    Ok(Json(PageBody { rows, last_reference, has_more }))
+    Ok(Json(PageBody {
+        rows,
+        last_reference,
+        has_more,
+    }))
 }
 
 fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>> {
@@ -108,10 +119,14 @@ fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>
         }),
     };
     match (page_size, last_reference) {
-        (Ok(page_size), Ok(last_reference)) => Ok(PageRequest { page_size, last_reference }),
-        (page_size, last_reference) => {
-            Err([page_size.err(), last_reference.err()].into_iter().flatten().collect())
-        }
+        (Ok(page_size), Ok(last_reference)) => Ok(PageRequest {
+            page_size,
+            last_reference,
+        }),
+        (page_size, last_reference) => Err([page_size.err(), last_reference.err()]
+            .into_iter()
+            .flatten()
+            .collect()),
     }
 }
 
@@ -132,7 +147,10 @@ mod tests {
     use super::*;
 
     fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -149,15 +167,24 @@ mod tests {
         for (pairs, expected) in [
             (vec![("page_size", "0")], vec![("page_size", "range")]),
             (vec![("page_size", "101")], vec![("page_size", "range")]),
-            (vec![("page_size", "ten")], vec![("page_size", "int_parsing")]),
-            (vec![("last_reference", "123")], vec![("last_reference", "uuid_parsing")]),
+            (
+                vec![("page_size", "ten")],
+                vec![("page_size", "int_parsing")],
+            ),
+            (
+                vec![("last_reference", "123")],
+                vec![("last_reference", "uuid_parsing")],
+            ),
             (
                 vec![("page_size", "-1"), ("last_reference", "x")],
                 vec![("page_size", "range"), ("last_reference", "uuid_parsing")],
             ),
         ] {
             let errors = parse(&query(&pairs)).err().expect("invalid");
-            let got: Vec<_> = errors.iter().map(|e| (e.loc[1].as_str(), e.kind.as_str())).collect();
+            let got: Vec<_> = errors
+                .iter()
+                .map(|e| (e.loc[1].as_str(), e.kind.as_str()))
+                .collect();
             assert_eq!(got, expected, "{pairs:?}");
         }
     }

@@ -54,7 +54,11 @@ pub(crate) async fn page(
                 "SELECT {COLUMNS} FROM buy_order WHERE client_id = $1 \
                  ORDER BY created_at DESC, id DESC LIMIT $2"
             );
-            sqlx::query_as(&sql).bind(client_id).bind(limit).fetch_all(pool).await?
+            sqlx::query_as(&sql)
+                .bind(client_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         }
         Some(cursor) => {
             let sql = format!(
@@ -75,7 +79,10 @@ pub(crate) async fn page(
 }
 
 fn into_buy_order(row: Row) -> Result<BuyOrder, sqlx::Error> {
-    let currency = row.currency_iso3.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let currency = row
+        .currency_iso3
+        .parse()
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(BuyOrder {
         id: row.external_id,
         created_at: row.created_at,

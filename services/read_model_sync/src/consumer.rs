@@ -10,7 +10,10 @@ use std::time::Duration;
 use domain::BuyOrderEvent;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection};
 use platform::health::Readiness;
@@ -50,7 +53,8 @@ impl Consumer {
             };
             self.consuming.set_ready();
             let outcome = self.consume(&channel, deliveries, &cancel).await;
-            self.consuming.set_not_ready("lost the connection to RabbitMQ");
+            self.consuming
+                .set_not_ready("lost the connection to RabbitMQ");
             if let Err(error) = outcome {
                 tracing::warn!(error = %error, "queue_listener_disconnected");
                 continue;
@@ -80,12 +84,21 @@ impl Consumer {
     async fn prepare(&self, connection: &Connection) -> lapin::Result<(Channel, lapin::Consumer)> {
         let channel = connection.create_channel().await?;
         self.queue.declare_topology(&channel).await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
         let queue = self.queue.queue.as_str();
         let options = BasicConsumeOptions::default();
         let deliveries = channel
-            .basic_consume(queue.into(), "read_model_sync".into(), options, FieldTable::default())
+            .basic_consume(
+                queue.into(),
+                "read_model_sync".into(),
+                options,
+                FieldTable::default(),
+            )
             .await?;
         Ok((channel, deliveries))
     }
@@ -125,7 +138,10 @@ impl Consumer {
         for delivery in batch {
             match BuyOrderEvent::from_json(&delivery.data) {
                 Ok(event) => events.push((delivery, event)),
-                Err(error) => self.dead_letter(channel, &delivery, &error.to_string()).await?,
+                Err(error) => {
+                    self.dead_letter(channel, &delivery, &error.to_string())
+                        .await?
+                }
             }
         }
         let refused = tokio::select! {
@@ -133,7 +149,11 @@ impl Consumer {
             refused = self.store(&events) => refused,
         };
         for (delivery, event) in &events {
-            if let Some(reason) = refused.iter().find(|(id, _)| *id == event.id).map(|(_, r)| r) {
+            if let Some(reason) = refused
+                .iter()
+                .find(|(id, _)| *id == event.id)
+                .map(|(_, r)| r)
+            {
                 self.dead_letter(channel, delivery, reason).await?;
                 continue;
             }
@@ -159,7 +179,10 @@ impl Consumer {
                 let mut refused = Vec::new();
                 for event in all {
                     if let Err(error) = self.insert_with_retry(&[event]).await {
-                        refused.push((event.id, format!("the read model refused the event: {error}")));
+                        refused.push((
+                            event.id,
+                            format!("the read model refused the event: {error}"),
+                        ));
                     }
                 }
                 refused
@@ -187,20 +210,40 @@ impl Consumer {
 
     /// Parks a message on the dead-letter queue with the reason in its
     /// headers, waits for the broker's confirm, then acknowledges it.
-    async fn dead_letter(&self, channel: &Channel, delivery: &Delivery, reason: &str) -> lapin::Result<()> {
+    async fn dead_letter(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        reason: &str,
+    ) -> lapin::Result<()> {
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-        headers.insert("x-dead-letter-reason".into(), AMQPValue::LongString(reason.into()));
+        headers.insert(
+            "x-dead-letter-reason".into(),
+            AMQPValue::LongString(reason.into()),
+        );
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_headers(headers)
-            .with_content_type(delivery.properties.content_type().clone().unwrap_or_else(|| "application/octet-stream".into()));
+            .with_content_type(
+                delivery
+                    .properties
+                    .content_type()
+                    .clone()
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+            );
         let properties = match delivery.properties.message_id() {
             Some(id) => properties.with_message_id(id.clone()),
             None => properties,
         };
         let dead_letter_queue = self.queue.dead_letter_queue();
         channel
-            .basic_publish("".into(), dead_letter_queue.as_str().into(), BasicPublishOptions::default(), &delivery.data, properties)
+            .basic_publish(
+                "".into(),
+                dead_letter_queue.as_str().into(),
+                BasicPublishOptions::default(),
+                &delivery.data,
+                properties,
+            )
             .await?
             .await?;
         delivery.ack(BasicAckOptions::default()).await?;

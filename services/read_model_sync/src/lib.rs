@@ -70,7 +70,12 @@ impl App {
         let listener = http::bind(&config.listen).await?;
         let pool = config.read_model.connect_lazy();
         let consuming = Readiness::starting("waiting for migrations");
-        Ok(Self { config, listener, pool, consuming })
+        Ok(Self {
+            config,
+            listener,
+            pool,
+            consuming,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -79,7 +84,10 @@ impl App {
 
     /// Consumes once the schema is there, serves the healthcheck, and stops
     /// both on `shutdown`, leaving unacknowledged messages to the broker.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
         let consumer = Consumer {
             pool: self.pool.clone(),
@@ -89,8 +97,13 @@ impl App {
             consuming: self.consuming.clone(),
         };
         let consuming = tokio::spawn(consume(self.config, consumer, cancel.clone()));
-        let health = Health { pool: self.pool, consuming: self.consuming };
-        let router = Router::new().route("/healthcheck", get(healthcheck)).with_state(health);
+        let health = Health {
+            pool: self.pool,
+            consuming: self.consuming,
+        };
+        let router = Router::new()
+            .route("/healthcheck", get(healthcheck))
+            .with_state(health);
         let stop = cancel.clone();
         let served = http::serve(self.listener, router, async move {
             shutdown.await;
@@ -98,7 +111,10 @@ impl App {
         })
         .await;
         cancel.cancel();
-        if tokio::time::timeout(Duration::from_secs(10), consuming).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), consuming)
+            .await
+            .is_err()
+        {
             tracing::warn!("consumer did not stop within 10 s");
         }
         served

@@ -1,0 +1,88 @@
+use futures_util::future::join_all;
+use serde_json::json;
+use testkit::Cluster;
+use uuid::Uuid;
+
+use crate::{count, order, placed_ids, sorted, stored_ids};
+
+#[tokio::test]
+async fn fifty_concurrent_identical_requests_create_exactly_one_order() {
+    let cluster = Cluster::start().await;
+    let body = order("USD", json!("42.00"), &Uuid::new_v4().to_string());
+
+    let replies = join_all((0..50).map(|_| cluster.put_order(&body))).await;
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            reply.text, replies[0].text,
+            "every request gets the one order"
+        );
+    }
+    assert_eq!(
+        replies.iter().filter(|r| !r.replayed).count(),
+        1,
+        "one of them created it"
+    );
+    let write = cluster.write_pool().await;
+    assert_eq!(count(&write, "SELECT count(*) FROM buy_order").await, 1);
+    assert_eq!(cluster.wait_for_read_model(1).await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_orders_never_take_the_total_past_100_btc() {
+    let cluster = Cluster::start().await;
+    // 1000.00 USD at 100.00 USD per BTC is exactly 10 BTC an order.
+    cluster.coinbase.set_rate("USD", "100.00");
+
+    let replies = join_all((0..30).map(|_| cluster.buy("USD", "1000.00"))).await;
+    let refused: Vec<_> = replies.iter().filter(|r| r.status == 409).collect();
+    assert_eq!(placed_ids(&replies).len(), 10, "exactly ten fit");
+    assert_eq!(refused.len(), 20);
+    for reply in refused {
+        let body = reply.json();
+        assert_eq!(body["code"], "btc_limit_exceeded");
+        let detail = body["detail"].as_str().expect("a message");
+        assert!(
+            detail.contains("0.00000000 BTC of capacity is left"),
+            "{detail}"
+        );
+    }
+    let write = cluster.write_pool().await;
+    let total: String = sqlx::query_scalar("SELECT btc_amount::text FROM btc_running_total")
+        .fetch_one(&write)
+        .await
+        .expect("the total");
+    assert_eq!(total, "100.00000000");
+    assert_eq!(count(&write, "SELECT count(*) FROM buy_order").await, 10);
+
+    assert_eq!(cluster.wait_for_read_model(10).await, 10);
+    let read = cluster.read_pool().await;
+    assert_eq!(
+        stored_ids(&read).await,
+        sorted(placed_ids(&replies)),
+        "the read model holds those ten"
+    );
+}
+
+#[tokio::test]
+async fn the_limit_message_says_how_much_capacity_is_left() {
+    let cluster = Cluster::start().await;
+    cluster.coinbase.set_rate("USD", "100.00");
+    assert_eq!(cluster.buy("USD", "9950.00").await.status, 200, "99.5 BTC");
+
+    let reply = cluster.buy("USD", "100.00").await;
+    assert_eq!(reply.status, 409, "1 BTC does not fit");
+    let detail = reply.json()["detail"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    assert!(
+        detail.contains("0.50000000 BTC of capacity is left"),
+        "{detail}"
+    );
+    assert_eq!(
+        cluster.buy("USD", "50.00").await.status,
+        200,
+        "0.5 BTC still fits"
+    );
+}

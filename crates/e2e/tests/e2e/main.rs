@@ -1,0 +1,64 @@
+//! The cluster end to end: what a client of `PUT /buy_order` and
+//! `GET /buy_orders` sees, and what survives faults.
+
+mod concurrency;
+mod create;
+mod faults;
+mod paging;
+mod validation;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use testkit::Cluster;
+use testkit::cluster::Reply;
+
+/// A create body with the given key.
+fn order(currency: &str, amount: Value, key: &str) -> Value {
+    json!({"currency": currency, "amount": amount, "idempotence_key": key})
+}
+
+/// Places `count` orders of `amount` USD, `concurrency` at a time.
+async fn place_many(
+    cluster: &Cluster,
+    count: usize,
+    amount: &str,
+    concurrency: usize,
+) -> Vec<Reply> {
+    futures_util::stream::iter(0..count)
+        .map(|_| cluster.buy("USD", amount))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+/// The external ids of the orders that were answered 200.
+fn placed_ids(replies: &[Reply]) -> Vec<String> {
+    replies
+        .iter()
+        .filter(|reply| reply.status == 200)
+        .map(|reply| {
+            reply.json()["buy_order"]["id"]
+                .as_str()
+                .expect("an id")
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}
+
+/// The external ids in a model's buy_order table, sorted.
+async fn stored_ids(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("SELECT external_id::text FROM buy_order ORDER BY external_id")
+        .fetch_all(pool)
+        .await
+        .expect("listing orders")
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}

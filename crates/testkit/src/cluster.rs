@@ -1,0 +1,309 @@
+//! The whole cluster as processes on loopback, on fresh databases, a fresh
+//! exchange and queues, and a fake Coinbase of its own, so end-to-end tests
+//! run in parallel. The services reach RabbitMQ through a [`TcpProxy`], so a
+//! test can cut their connections.
+
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+use platform::rabbitmq::QueueConfig;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::names::unique;
+use crate::ports::free_port;
+use crate::service::{ServiceProcess, binary};
+use crate::settings::{self, database_vars};
+use crate::tcp_proxy::TcpProxy;
+use crate::{FakeCoinbase, TestDatabase};
+
+/// A running cluster; every process is killed and every database and queue
+/// removed when it is dropped.
+pub struct Cluster {
+    pub write_model: TestDatabase,
+    pub read_model: TestDatabase,
+    /// The exchange and queues of this cluster, reached directly.
+    pub queue: QueueConfig,
+    pub coinbase: FakeCoinbase,
+    pub queue_proxy: TcpProxy,
+    env: Vec<(String, String)>,
+    services: Vec<(&'static str, u16, Option<ServiceProcess>)>,
+    http: reqwest::Client,
+}
+
+/// A response as a test looks at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub replayed: bool,
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON (`Value::Null` if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+const SERVICES: [&str; 5] = [
+    "migration",
+    "btc_price",
+    "create_buy_order",
+    "read_model_sync",
+    "fetch_buy_orders",
+];
+
+impl Cluster {
+    /// Starts all five services and waits until each is healthy.
+    pub async fn start() -> Self {
+        let (write_model, read_model) = (TestDatabase::empty().await, TestDatabase::empty().await);
+        let mut queue = settings::rabbitmq();
+        queue.exchange = unique("test_exchange");
+        queue.queue = unique("test_queue");
+        queue.retry_wait = Duration::from_secs(1);
+        let broker = (queue.host.as_str(), queue.port)
+            .to_socket_addrs()
+            .expect("broker address");
+        let broker = broker.into_iter().next().expect("the broker resolves");
+        let queue_proxy = TcpProxy::start(broker).await;
+        let coinbase = FakeCoinbase::start().await;
+        let services: Vec<_> = SERVICES
+            .iter()
+            .map(|name| (*name, free_port(), None))
+            .collect();
+        let env = cluster_env(
+            &write_model,
+            &read_model,
+            &queue,
+            &queue_proxy,
+            &coinbase,
+            &services,
+        );
+        let mut cluster = Self {
+            write_model,
+            read_model,
+            queue,
+            coinbase,
+            queue_proxy,
+            env,
+            services,
+            http: reqwest::Client::new(),
+        };
+        for name in SERVICES {
+            cluster.launch(name);
+        }
+        for name in SERVICES {
+            cluster.wait_healthy(name).await;
+        }
+        cluster
+    }
+
+    fn launch(&mut self, name: &str) {
+        let env = self.env.clone();
+        let (_, port, process) = self.entry(name);
+        *process = Some(ServiceProcess::start_on(&binary(name), *port, &env));
+    }
+
+    async fn wait_healthy(&mut self, name: &str) {
+        let (_, _, process) = self.entry(name);
+        let started = process.take().expect("the service was started");
+        *process = Some(started.wait_healthy().await);
+    }
+
+    fn entry(&mut self, name: &str) -> &mut (&'static str, u16, Option<ServiceProcess>) {
+        self.services
+            .iter_mut()
+            .find(|(n, _, _)| *n == name)
+            .expect("a cluster service")
+    }
+
+    fn url(&self, name: &str) -> String {
+        let port = self
+            .services
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, p, _)| *p);
+        format!("http://127.0.0.1:{}", port.expect("a cluster service"))
+    }
+
+    /// Starts a stopped service again on its port and waits until it is healthy.
+    pub async fn start_service(&mut self, name: &str) {
+        self.launch(name);
+        self.wait_healthy(name).await;
+    }
+
+    /// Stops a service with SIGTERM, letting it finish what it is doing.
+    pub async fn stop_service(&mut self, name: &str) {
+        let process = self.entry(name).2.take().expect("the service is running");
+        let status = process.terminate().await;
+        assert!(
+            status.success(),
+            "{name} exited with {status} after SIGTERM"
+        );
+    }
+
+    /// Kills a service with SIGKILL: it gets no chance to clean up.
+    pub async fn kill_service(&mut self, name: &str) {
+        let process = self.entry(name).2.take().expect("the service is running");
+        process.kill().await;
+    }
+
+    /// What a service has logged so far.
+    pub fn log(&self, name: &str) -> String {
+        let process = self
+            .services
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .and_then(|(_, _, p)| p.as_ref());
+        process.map(ServiceProcess::log).unwrap_or_default()
+    }
+
+    /// `PUT /buy_order` with a JSON body.
+    pub async fn put_order(&self, body: &Value) -> Reply {
+        let url = format!("{}/buy_order", self.url("create_buy_order"));
+        self.send(self.http.put(url).json(body)).await
+    }
+
+    /// `PUT /buy_order` for `amount` in `currency` with a fresh key.
+    pub async fn buy(&self, currency: &str, amount: &str) -> Reply {
+        let key = Uuid::new_v4().to_string();
+        self.put_order(&json!({"currency": currency, "amount": amount, "idempotence_key": key}))
+            .await
+    }
+
+    /// `PUT /buy_order` with a raw body and content type.
+    pub async fn put_raw(&self, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+        let url = format!("{}/buy_order", self.url("create_buy_order"));
+        let mut request = self.http.put(url).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.send(request).await
+    }
+
+    /// `GET /buy_orders` with the given query string (e.g. `page_size=7`).
+    pub async fn get_orders(&self, query: &str) -> Reply {
+        let url = format!("{}/buy_orders?{query}", self.url("fetch_buy_orders"));
+        self.send(self.http.get(url)).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the service answers");
+        let status = response.status();
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true");
+        let text = response.text().await.expect("a body");
+        Reply {
+            status,
+            replayed,
+            text,
+        }
+    }
+
+    /// A pool on the write model.
+    pub async fn write_pool(&self) -> PgPool {
+        self.write_model.pool().await
+    }
+
+    /// A pool on the read model.
+    pub async fn read_pool(&self) -> PgPool {
+        self.read_model.pool().await
+    }
+
+    /// Waits until the read model holds `expected` orders (or a minute has
+    /// passed) and returns how many it holds.
+    pub async fn wait_for_read_model(&self, expected: i64) -> i64 {
+        let pool = self.read_pool().await;
+        let mut count = 0;
+        for _ in 0..1200 {
+            count = sqlx::query_scalar("SELECT count(*) FROM buy_order")
+                .fetch_one(&pool)
+                .await
+                .expect("counting the read model");
+            if count >= expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pool.close().await;
+        count
+    }
+}
+
+fn cluster_env(
+    write_model: &TestDatabase,
+    read_model: &TestDatabase,
+    queue: &QueueConfig,
+    queue_proxy: &TcpProxy,
+    coinbase: &FakeCoinbase,
+    services: &[(&'static str, u16, Option<ServiceProcess>)],
+) -> Vec<(String, String)> {
+    let port_of = |name: &str| {
+        services
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, p, _)| p.to_string())
+    };
+    let mut env = database_vars("WRITE_MODEL_DB", write_model.config());
+    env.extend(database_vars("READ_MODEL_DB", read_model.config()));
+    let mut proxied = queue.clone();
+    proxied.host = "127.0.0.1".into();
+    proxied.port = queue_proxy.port();
+    env.extend(proxied.to_env());
+    env.extend(coinbase.env());
+    for (prefix, service) in [("MIGRATION", "migration"), ("BTC_PRICE", "btc_price")] {
+        env.push((format!("{prefix}_PROTOCOL"), "http".into()));
+        env.push((format!("{prefix}_HOST"), "127.0.0.1".into()));
+        env.push((
+            format!("{prefix}_PORT"),
+            port_of(service).expect("a cluster service"),
+        ));
+    }
+    for (name, value) in [
+        ("CB_CACHE_TTL_MS", "0"),
+        ("OUTBOX_SWEEP_MS", "200"),
+        ("RUST_LOG", "info"),
+    ] {
+        env.push((name.into(), value.into()));
+    }
+    env
+}
+
+impl Drop for Cluster {
+    // Removes this cluster's exchange and queues from the shared broker.
+    fn drop(&mut self) {
+        let queue = self.queue.clone();
+        let removed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(remove_topology(&queue)).ok()
+        })
+        .join();
+        if !matches!(removed, Ok(Some(()))) {
+            eprintln!("could not remove exchange {}", self.queue.exchange);
+        }
+    }
+}
+
+async fn remove_topology(queue: &QueueConfig) -> lapin::Result<()> {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let connection = lapin::Connection::connect(&queue.uri(), Default::default()).await?;
+    let channel = connection.create_channel().await?;
+    for name in [queue.queue.clone(), queue.dead_letter_queue()] {
+        channel
+            .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+            .await?;
+    }
+    let exchange = queue.exchange.as_str();
+    channel
+        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+        .await?;
+    connection.close(200, "test done".into()).await
+}
