@@ -10,6 +10,10 @@ root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root_dir/scripts/env.sh"
 
+# Where to note what this run started, so that `local-cluster.sh down` can
+# stop exactly that and leave servers it found running alone.
+started_file=${BACKING_STARTED_FILE:-/dev/null}
+
 log() { printf 'backing-services: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -51,6 +55,7 @@ start_local_postgres() {
     pg_conftool "$version" main set max_connections 400 >&2
     log "starting PostgreSQL $version"
     pg_ctlcluster "$version" main start >&2 || true
+    echo "postgresql $version" >>"$started_file"
     wait_for_port "$WRITE_MODEL_DB_HOST" "$WRITE_MODEL_DB_PORT" PostgreSQL
 }
 
@@ -90,6 +95,7 @@ start_local_rabbitmq() {
     command -v rabbitmq-server >/dev/null || { log "installing rabbitmq-server"; apt_install rabbitmq-server; }
     log "starting RabbitMQ"
     rabbitmq-server -detached >&2 2>/dev/null || rabbitmq-server -detached >&2
+    echo "rabbitmq" >>"$started_file"
     wait_for_port "$Q_HOST" "$Q_PORT" RabbitMQ 120
     rabbitmqctl await_startup >/dev/null 2>&1 || true
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts: exports the defaults of .env for every variable that
 # the environment does not already set, so that `NAME=value ./script` wins.
 _env_file="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.env"

@@ -7,7 +7,8 @@
 //!   `{"data": {"base": "BTC", "currency": "USD", "amount": "48478.88"}}`;
 //! - `PUT /control` with `{"rates": {"USD": "48000.00"}, "mode": "ok" |
 //!   "error" | "slow" | "garbage", "delay_ms": 3000}`, every field optional;
-//! - `GET /control/stats`: `{"requests": N, "by_currency": {"USD": N}}`.
+//! - `GET /control/stats`: `{"requests": N, "by_currency": {"USD": N}}`;
+//! - `GET /healthcheck`: 200, so scripts can wait for it like any service.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -199,6 +200,10 @@ fn router(path: &str, behaviour: Shared) -> Router {
     prices
         .route("/control", put(control))
         .route("/control/stats", get(stats))
+        .route(
+            "/healthcheck",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
         .with_state(behaviour)
 }
 
