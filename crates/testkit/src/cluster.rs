@@ -28,6 +28,8 @@ pub struct Cluster {
     pub queue: QueueConfig,
     pub coinbase: FakeCoinbase,
     pub queue_proxy: TcpProxy,
+    /// read_model_sync reaches the read model through this proxy.
+    pub read_model_proxy: TcpProxy,
     env: Vec<(String, String)>,
     services: Vec<(&'static str, u16, Option<ServiceProcess>)>,
     http: reqwest::Client,
@@ -69,6 +71,7 @@ impl Cluster {
             .expect("broker address");
         let broker = broker.into_iter().next().expect("the broker resolves");
         let queue_proxy = TcpProxy::start(broker).await;
+        let read_model_proxy = TcpProxy::start(database_address(read_model.config())).await;
         let coinbase = FakeCoinbase::start().await;
         let services: Vec<_> = SERVICES
             .iter()
@@ -88,6 +91,7 @@ impl Cluster {
             queue,
             coinbase,
             queue_proxy,
+            read_model_proxy,
             env,
             services,
             http: reqwest::Client::new(),
@@ -102,7 +106,14 @@ impl Cluster {
     }
 
     fn launch(&mut self, name: &str) {
-        let env = self.env.clone();
+        let mut env = self.env.clone();
+        if name == "read_model_sync" {
+            env.push(("READ_MODEL_DB_HOST".into(), "127.0.0.1".into()));
+            env.push((
+                "READ_MODEL_DB_PORT".into(),
+                self.read_model_proxy.port().to_string(),
+            ));
+        }
         let (_, port, process) = self.entry(name);
         *process = Some(ServiceProcess::start_on(&binary(name), *port, &env));
     }
@@ -120,7 +131,8 @@ impl Cluster {
             .expect("a cluster service")
     }
 
-    fn url(&self, name: &str) -> String {
+    /// `http://127.0.0.1:{port}` of a service.
+    pub fn service_url(&self, name: &str) -> String {
         let port = self
             .services
             .iter()
@@ -163,7 +175,7 @@ impl Cluster {
 
     /// `PUT /buy_order` with a JSON body.
     pub async fn put_order(&self, body: &Value) -> Reply {
-        let url = format!("{}/buy_order", self.url("create_buy_order"));
+        let url = format!("{}/buy_order", self.service_url("create_buy_order"));
         self.send(self.http.put(url).json(body)).await
     }
 
@@ -176,7 +188,7 @@ impl Cluster {
 
     /// `PUT /buy_order` with a raw body and content type.
     pub async fn put_raw(&self, content_type: Option<&str>, body: Vec<u8>) -> Reply {
-        let url = format!("{}/buy_order", self.url("create_buy_order"));
+        let url = format!("{}/buy_order", self.service_url("create_buy_order"));
         let mut request = self.http.put(url).body(body);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
@@ -186,7 +198,10 @@ impl Cluster {
 
     /// `GET /buy_orders` with the given query string (e.g. `page_size=7`).
     pub async fn get_orders(&self, query: &str) -> Reply {
-        let url = format!("{}/buy_orders?{query}", self.url("fetch_buy_orders"));
+        let url = format!(
+            "{}/buy_orders?{query}",
+            self.service_url("fetch_buy_orders")
+        );
         self.send(self.http.get(url)).await
     }
 
@@ -233,6 +248,13 @@ impl Cluster {
         pool.close().await;
         count
     }
+}
+
+fn database_address(database: &platform::postgres::DatabaseConfig) -> std::net::SocketAddr {
+    let mut addresses = (database.host.as_str(), database.port)
+        .to_socket_addrs()
+        .expect("resolving");
+    addresses.next().expect("the database host resolves")
 }
 
 fn cluster_env(

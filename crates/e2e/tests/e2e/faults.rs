@@ -146,3 +146,41 @@ async fn a_malformed_message_is_dead_lettered_and_later_events_still_sync() {
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn while_the_read_model_is_away_the_sync_waits_and_then_catches_up() {
+    let cluster = Cluster::start().await;
+    let before = placed_ids(&place_many(&cluster, 5, "1.00", 5).await);
+    assert_eq!(cluster.wait_for_read_model(5).await, 5);
+
+    cluster.read_model_proxy.cut();
+    let during = placed_ids(&place_many(&cluster, 100, "1.00", 8).await);
+    assert_eq!(
+        during.len(),
+        100,
+        "creating does not depend on the read model"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let read = cluster.read_pool().await;
+    assert_eq!(
+        count(&read, "SELECT count(*) FROM buy_order").await,
+        5,
+        "nothing synced while away"
+    );
+    let health_url = format!("{}/healthcheck", cluster.service_url("read_model_sync"));
+    let health = reqwest::get(health_url).await.expect("GET");
+    assert_eq!(
+        health.status().as_u16(),
+        503,
+        "the sync reports the read model away"
+    );
+
+    cluster.read_model_proxy.restore();
+    assert_eq!(cluster.wait_for_read_model(105).await, 105);
+    assert_eq!(stored_ids(&read).await, sorted([before, during].concat()));
+    assert!(
+        cluster
+            .log("read_model_sync")
+            .contains("failed_to_sync_buy_order_read_model")
+    );
+}
