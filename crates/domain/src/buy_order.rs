@@ -11,7 +11,7 @@ use crate::currency::Currency;
 pub struct BuyOrder {
     /// The order's external id; the write model's integer id stays inside.
     pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::timestamp")]
     pub created_at: OffsetDateTime,
     pub currency: Currency,
     pub currency_amount: Decimal,
@@ -28,7 +28,7 @@ pub struct BuyOrderEvent {
     pub id: i64,
     pub client_id: i64,
     pub external_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::timestamp")]
     pub created_at: OffsetDateTime,
     pub currency_id: i16,
     pub currency_iso3: Currency,

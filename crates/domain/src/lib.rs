@@ -10,6 +10,7 @@ mod buy_order;
 mod currency;
 mod decimal_text;
 mod fiat_amount;
+pub mod timestamp;
 
 pub use btc::{BTC_LIMIT, BtcAmount, BtcAmountTooLarge, BtcRate, InvalidBtcRate, btc_for};
 pub use buy_order::{BuyOrder, BuyOrderEvent, InvalidEvent};

@@ -70,7 +70,10 @@ impl Readiness {
 
 /// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": reason}`.
 pub fn health_response(state: Result<(), String>) -> Response {
-    tracing::debug!(ready = state.is_ok(), "health_checked");
+    match &state {
+        Ok(()) => tracing::info!(ready = true, "health_checked"),
+        Err(reason) => tracing::info!(ready = false, reason = %reason, "health_checked"),
+    }
     match state {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
         Err(reason) => (

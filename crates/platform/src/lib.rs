@@ -1,7 +1,8 @@
 //! Service plumbing shared by every binary: configuration from the environment
 //! (`config`), telemetry (`telemetry`), waiting out backing services (`retry`,
 //! `postgres`, `rabbitmq`, `migrations_gate`), the embedded schema (`schema`), and the HTTP side:
-//! serving with graceful shutdown (`http`, `shutdown`, `service`), readiness
+//! serving with graceful shutdown (`http`, `shutdown`, `service`), request ids
+//! (`request_id`), readiness
 //! (`health`) and the FastAPI-shaped error responses (`api_error`).
 
 pub mod api_error;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod migrations_gate;
 pub mod postgres;
 pub mod rabbitmq;
+pub mod request_id;
 pub mod retry;
 pub mod schema;
 pub mod service;

@@ -147,3 +147,16 @@ impl QueueConfig {
             .await
     }
 }
+
+/// Resolves once `connection` is no longer usable. lapin does not always end
+/// a consumer's stream or fail a pending confirm when the socket dies, so
+/// long-lived work races itself against this.
+pub async fn connection_lost(connection: &Connection) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if !connection.status().connected() {
+            return;
+        }
+    }
+}

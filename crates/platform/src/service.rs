@@ -20,8 +20,15 @@ where
     Served: Future<Output = Result<(), Error>>,
     Error: Display,
 {
-    telemetry::init(service);
-    let config = match load(&Env::from_process()) {
+    let env = Env::from_process();
+    let _telemetry = match telemetry::init(service, &env) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("{service}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match load(&env) {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(service, error = %error, "service_misconfigured");

@@ -1,19 +1,84 @@
 //! Structured events. Each event's message is its snake_case name from the
-//! catalogue (e.g. `btc_price_quoted`), its fields typed key/values; they are
-//! written to stdout as one JSON object per line.
+//! catalogue (docs/operations.md), its fields typed key/values. Events go to
+//! stdout as JSON lines, to fluentd over the forward protocol (`fluentd`), or
+//! both (`LOG_FORMAT=json|fluentd|both`, default both). Shipping to fluentd
+//! never blocks the caller: see [`fluentd`].
+
+mod fields;
+pub mod fluentd;
+
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the JSON-lines subscriber for `service`. `RUST_LOG` narrows or
-/// widens what is shown (default `info`).
-pub fn init(service: &'static str) {
+use crate::config::{ConfigError, Env};
+use fluentd::{FluentdConfig, FluentdLayer, Forwarder};
+
+/// Where events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Fluentd,
+    Both,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "json" => Ok(Self::Json),
+            "fluentd" => Ok(Self::Fluentd),
+            "both" => Ok(Self::Both),
+            other => Err(format!("{other:?} is not one of json, fluentd, both")),
+        }
+    }
+}
+
+/// Keeps the fluentd forwarder alive; dropping it flushes what is queued,
+/// waiting at most two seconds.
+pub struct TelemetryGuard {
+    forwarder: Option<Forwarder>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(forwarder) = self.forwarder.take() {
+            forwarder.flush(Duration::from_secs(2));
+        }
+    }
+}
+
+/// Installs the subscriber for `service`, as `LOG_FORMAT` and `LOGGING_*`
+/// say. `RUST_LOG` narrows or widens what is recorded (default `info`).
+/// Fails on a missing or malformed variable.
+pub fn init(service: &'static str, env: &Env) -> Result<TelemetryGuard, ConfigError> {
+    let format: LogFormat = env.optional("LOG_FORMAT", LogFormat::Both)?;
+    let fluentd = match format {
+        LogFormat::Json => None,
+        LogFormat::Fluentd | LogFormat::Both => Some(FluentdConfig::from_env(env, service)?),
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let installed = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_env_filter(filter)
+    let json = (format != LogFormat::Fluentd).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+    });
+    let (fluentd_layer, forwarder) = match fluentd {
+        Some(config) => {
+            let (layer, forwarder) = FluentdLayer::start(config);
+            (Some(layer), Some(forwarder))
+        }
+        None => (None, None),
+    };
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(json)
+        .with(fluentd_layer)
         .try_init();
     if installed.is_err() {
         eprintln!("{service}: a tracing subscriber was already installed");
@@ -23,4 +88,5 @@ pub fn init(service: &'static str) {
         version = env!("CARGO_PKG_VERSION"),
         "service_started"
     );
+    Ok(TelemetryGuard { forwarder })
 }

@@ -40,6 +40,8 @@ pub struct Cluster {
 pub struct Reply {
     pub status: StatusCode,
     pub replayed: bool,
+    /// The `x-request-id` the service answered with.
+    pub request_id: Option<String>,
     pub text: String,
 }
 
@@ -59,8 +61,15 @@ const SERVICES: [&str; 5] = [
 ];
 
 impl Cluster {
-    /// Starts all five services and waits until each is healthy.
+    /// Starts all five services, writing their events to stdout only, and
+    /// waits until each is healthy.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`Cluster::start`], with `extra` variables for every service (they
+    /// win over the cluster's own), e.g. to ship events to a receiver.
+    pub async fn start_with(extra: &[(&str, &str)]) -> Self {
         let (write_model, read_model) = (TestDatabase::empty().await, TestDatabase::empty().await);
         let mut queue = settings::rabbitmq();
         queue.exchange = unique("test_exchange");
@@ -77,13 +86,18 @@ impl Cluster {
             .iter()
             .map(|name| (*name, free_port(), None))
             .collect();
-        let env = cluster_env(
+        let mut env = cluster_env(
             &write_model,
             &read_model,
             &queue,
             &queue_proxy,
             &coinbase,
             &services,
+        );
+        env.extend(
+            extra
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
         );
         let mut cluster = Self {
             write_model,
@@ -208,14 +222,19 @@ impl Cluster {
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.expect("the service answers");
         let status = response.status();
-        let replayed = response
-            .headers()
+        let headers = response.headers();
+        let replayed = headers
             .get("idempotent-replayed")
             .is_some_and(|v| v == "true");
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.expect("a body");
         Reply {
             status,
             replayed,
+            request_id,
             text,
         }
     }
@@ -289,7 +308,7 @@ fn cluster_env(
     for (name, value) in [
         ("CB_CACHE_TTL_MS", "0"),
         ("OUTBOX_SWEEP_MS", "200"),
-        ("RUST_LOG", "info"),
+        ("LOG_FORMAT", "json"),
     ] {
         env.push((name.into(), value.into()));
     }

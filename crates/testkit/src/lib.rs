@@ -2,13 +2,15 @@
 //! RabbitMQ that `scripts/backing-services.sh` started (`settings`), fresh
 //! databases per test (`database`), unique queue names (`names`), free ports
 //! (`ports`), service binaries run as processes (`service`), the whole
-//! cluster on fresh databases and queues (`cluster`), a proxy whose
+//! cluster on fresh databases and queues (`cluster`), a fluentd stand-in that
+//! decodes what the services ship (`fluent_receiver`), a proxy whose
 //! connections a test can cut (`tcp_proxy`), and the one
 //! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
 
 pub mod cluster;
 pub mod database;
 pub mod fake_coinbase;
+pub mod fluent_receiver;
 pub mod names;
 pub mod ports;
 pub mod service;
@@ -18,4 +20,5 @@ pub mod tcp_proxy;
 pub use cluster::Cluster;
 pub use database::TestDatabase;
 pub use fake_coinbase::FakeCoinbase;
+pub use fluent_receiver::FluentReceiver;
 pub use service::ServiceProcess;

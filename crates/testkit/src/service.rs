@@ -47,6 +47,8 @@ impl ServiceProcess {
         let log = log_path(&name, port);
         let output = std::fs::File::create(&log).expect("creating the service log");
         let child = Command::new(binary)
+            // Events to stdout only, unless a test asks for fluentd.
+            .env("LOG_FORMAT", "json")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("SERVICE_HOST", "127.0.0.1")
             .env("SERVICE_PORT", port.to_string())

@@ -46,6 +46,7 @@ async fn buy(
     let currency: Currency = code
         .parse()
         .map_err(|e: domain::UnknownCurrency| ApiError::BadRequest(e.to_string()))?;
+    let started = std::time::Instant::now();
     let (quote, source) = quotes.quote(currency).await.map_err(|error| {
         tracing::warn!(currency = %currency, error = %error, "coinbase_client_exception_occurred");
         upstream_error(error)
@@ -54,6 +55,7 @@ async fn buy(
         currency = %currency,
         rate = %quote.rate,
         cached = source == Source::Cache,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "btc_price_quoted"
     );
     Ok(Json(PriceBody {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use domain::BuyOrderEvent;
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Channel};
+use lapin::{BasicProperties, Channel, Connection};
 use platform::health::Readiness;
-use platform::rabbitmq::{QueueConfig, ROUTING_KEY};
+use platform::rabbitmq::{QueueConfig, ROUTING_KEY, connection_lost};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -25,16 +25,21 @@ const BATCH: usize = 256;
 /// Fresh orders the channel holds before the sweep has to pick them up.
 const CHANNEL_CAPACITY: usize = 4096;
 
+/// An event to publish, and the id of the request that made it (sent as the
+/// message's correlation id, so the consumer's events carry it too).
+type Outgoing = (BuyOrderEvent, Option<String>);
+
 /// The request side: hands a committed order's event to the relay.
 #[derive(Clone)]
 pub(crate) struct RelayHandle {
-    sender: mpsc::Sender<BuyOrderEvent>,
+    sender: mpsc::Sender<Outgoing>,
 }
 
 impl RelayHandle {
     /// Never waits: if the relay is behind, the sweep publishes the event.
     pub(crate) fn publish(&self, event: BuyOrderEvent) {
-        if self.sender.try_send(event).is_err() {
+        let request_id = platform::request_id::current();
+        if self.sender.try_send((event, request_id)).is_err() {
             tracing::debug!("relay channel full; the outbox sweep will publish the event");
         }
     }
@@ -43,7 +48,7 @@ impl RelayHandle {
 pub(crate) struct OutboxRelay {
     pool: PgPool,
     queue: QueueConfig,
-    receiver: mpsc::Receiver<BuyOrderEvent>,
+    receiver: mpsc::Receiver<Outgoing>,
     /// Whether the relay holds a working channel, for the healthcheck.
     pub(crate) connected: Readiness,
     sweep_every: Duration,
@@ -75,28 +80,31 @@ impl OutboxRelay {
     pub(crate) async fn run(mut self, cancel: CancellationToken) {
         let mut first_sweep = true;
         loop {
-            let channel = tokio::select! {
+            let (connection, channel) = tokio::select! {
                 _ = cancel.cancelled() => return,
-                channel = self.open_channel() => channel,
+                opened = self.open_channel() => opened,
             };
             self.connected.set_ready();
-            let outcome = self.relay(&channel, &cancel, &mut first_sweep).await;
+            let failure = tokio::select! {
+                outcome = self.relay(&channel, &cancel, &mut first_sweep) => match outcome {
+                    Ok(()) => return,
+                    Err(error) => error.to_string(),
+                },
+                () = connection_lost(&connection) => "the connection was lost".to_owned(),
+            };
             self.connected
                 .set_not_ready("lost the connection to RabbitMQ");
-            match outcome {
-                Ok(()) => return,
-                Err(error) => tracing::warn!(error = %error, "queue_publisher_disconnected"),
-            }
+            tracing::warn!(error = %failure, "queue_publisher_disconnected");
         }
     }
 
-    async fn open_channel(&self) -> Channel {
+    async fn open_channel(&self) -> (Connection, Channel) {
         loop {
             let connection = self.queue.connect_with_retry().await;
             match self.prepare(&connection).await {
                 Ok(channel) => {
                     tracing::info!(exchange = %self.queue.exchange, queue = %self.queue.queue, "queue_publisher_connected");
-                    return channel;
+                    return (connection, channel);
                 }
                 Err(error) => tracing::warn!(error = %error, "queue_publisher_setup_failed"),
             }
@@ -104,7 +112,7 @@ impl OutboxRelay {
         }
     }
 
-    async fn prepare(&self, connection: &lapin::Connection) -> lapin::Result<Channel> {
+    async fn prepare(&self, connection: &Connection) -> lapin::Result<Channel> {
         let channel = connection.create_channel().await?;
         self.queue.declare_topology(&channel).await?;
         channel
@@ -131,6 +139,7 @@ impl OutboxRelay {
                         return Ok(());
                     }
                     let published = publish(channel, &self.queue.exchange, &batch).await?;
+                    tracing::debug!(count = published.len(), "buy_order_events_published");
                     forget(&self.pool, &published).await;
                     batch.clear();
                 }
@@ -170,6 +179,7 @@ impl OutboxRelay {
         let mut tx = self.pool.begin().await?;
         let min_age_ms = i64::try_from(min_age.as_millis()).unwrap_or(i64::MAX);
         let events = storage::claim_outbox(&mut tx, min_age_ms, BATCH as i64).await?;
+        let events: Vec<Outgoing> = events.into_iter().map(|event| (event, None)).collect();
         let published = publish(channel, &self.queue.exchange, &events).await?;
         storage::delete_from_outbox(&mut *tx, &published).await?;
         tx.commit().await?;
@@ -190,14 +200,17 @@ enum SweepError {
 async fn publish(
     channel: &Channel,
     exchange: &str,
-    events: &[BuyOrderEvent],
+    events: &[Outgoing],
 ) -> lapin::Result<Vec<i64>> {
     let mut pending = Vec::with_capacity(events.len());
-    for event in events {
-        let properties = BasicProperties::default()
+    for (event, request_id) in events {
+        let mut properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
             .with_message_id(event.external_id.to_string().into());
+        if let Some(request_id) = request_id {
+            properties = properties.with_correlation_id(request_id.as_str().into());
+        }
         let options = BasicPublishOptions {
             mandatory: true,
             ..Default::default()

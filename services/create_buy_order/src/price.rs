@@ -29,10 +29,15 @@ impl PriceClient {
     /// The price of 1 BTC in `currency`. Fails, with a reason fit for the
     /// client, when no usable price can be had.
     pub(crate) async fn buy_price(&self, currency: Currency) -> Result<BtcRate, String> {
-        let response = self
+        let mut request = self
             .http
             .get(&self.buy_url)
-            .query(&[("currency", currency.iso3())])
+            .query(&[("currency", currency.iso3())]);
+        // The same request id in btc_price's events ties the two together.
+        if let Some(id) = platform::request_id::current() {
+            request = request.header(platform::request_id::HEADER, id);
+        }
+        let response = request
             .send()
             .await
             .map_err(|error| format!("the price service could not be reached: {error}"))?;

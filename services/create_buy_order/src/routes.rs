@@ -1,6 +1,7 @@
 //! The HTTP face: `PUT /buy_order` and `GET /healthcheck`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,6 +20,9 @@ use uuid::Uuid;
 use crate::place_order::{PlaceError, PlaceOrder, Placed};
 use crate::price::PriceClient;
 use crate::request;
+
+/// Set on the answer to a request that repeated an earlier one's key.
+const REPLAYED: &str = "idempotent-replayed";
 
 /// Bodies larger than this are refused with 413.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -51,12 +55,45 @@ async fn put_buy_order(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let response = create(&service, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    tracing::info!(
+        status = response.status().as_u16(),
+        replayed = response.headers().contains_key(REPLAYED),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "create_buy_order_response_returned"
+    );
+    response
+}
+
+async fn create(
+    service: &Service,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    tracing::info!(bytes = body.len(), "create_buy_order_request_received");
-    let request = request::parse(content_type, &body).map_err(ApiError::Invalid)?;
+    let request = request::parse(content_type, &body).map_err(|faults| {
+        tracing::info!(
+            bytes = body.len(),
+            valid = false,
+            faults = faults.len(),
+            "create_buy_order_request_received"
+        );
+        ApiError::Invalid(faults)
+    })?;
     let key = request.idempotence_key;
+    tracing::info!(
+        bytes = body.len(),
+        valid = true,
+        idempotence_key = %key,
+        currency = %request.amount.currency(),
+        amount = %request.amount,
+        "create_buy_order_request_received"
+    );
     let placed = service
         .place
         .place(&request)
@@ -88,9 +125,8 @@ async fn put_buy_order(
     if replayed {
         response
             .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            .insert(REPLAYED, HeaderValue::from_static("true"));
     }
-    tracing::info!(idempotence_key = %key, replayed, "create_buy_order_response_returned");
     Ok(response)
 }
 

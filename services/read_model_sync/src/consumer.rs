@@ -17,7 +17,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection};
 use platform::health::Readiness;
-use platform::rabbitmq::QueueConfig;
+use platform::rabbitmq::{QueueConfig, connection_lost};
 use platform::retry;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +29,7 @@ use crate::storage;
 enum ConsumeError {
     #[error(transparent)]
     Queue(#[from] lapin::Error),
-    #[error("the broker ended the subscription")]
+    #[error("the broker ended the subscription or the connection was lost")]
     Ended,
 }
 
@@ -52,7 +52,10 @@ impl Consumer {
                 subscribed = self.subscribe() => subscribed,
             };
             self.consuming.set_ready();
-            let outcome = self.consume(&channel, deliveries, &cancel).await;
+            let outcome = tokio::select! {
+                outcome = self.consume(&channel, deliveries, &cancel) => outcome,
+                () = connection_lost(&connection) => Err(ConsumeError::Ended),
+            };
             self.consuming
                 .set_not_ready("lost the connection to RabbitMQ");
             if let Err(error) = outcome {
@@ -158,10 +161,17 @@ impl Consumer {
                 continue;
             }
             delivery.ack(BasicAckOptions::default()).await?;
+            let request_id = delivery
+                .properties
+                .correlation_id()
+                .as_ref()
+                .map(|id| id.to_string());
             tracing::info!(
                 order_id = event.id,
                 external_id = %event.external_id,
                 client_id = event.client_id,
+                request_id,
+                queue = %self.queue.queue,
                 "buy_order_read_model_synced"
             );
         }

@@ -5,14 +5,14 @@ use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use lapin::types::AMQPValue;
 use testkit::Cluster;
 
-use crate::{count, place_many, placed_ids, sorted, stored_ids};
+use crate::{all_placed, count, place_many, sorted, stored_ids};
 
 #[tokio::test]
 async fn orders_created_while_the_sync_is_stopped_all_arrive_once_it_is_back() {
     let mut cluster = Cluster::start().await;
     cluster.stop_service("read_model_sync").await;
 
-    let placed = placed_ids(&place_many(&cluster, 200, "1.00", 8).await);
+    let placed = all_placed(&place_many(&cluster, 200, "1.00", 8).await);
     assert_eq!(placed.len(), 200);
     let read = cluster.read_pool().await;
     assert_eq!(
@@ -39,7 +39,7 @@ async fn cutting_the_queue_connections_mid_stream_loses_and_invents_nothing() {
         }
     };
     let (replies, ()) = tokio::join!(placing, cutting);
-    let placed = placed_ids(&replies);
+    let placed = all_placed(&replies);
     assert_eq!(
         placed.len(),
         300,
@@ -66,7 +66,7 @@ async fn cutting_the_queue_connections_mid_stream_loses_and_invents_nothing() {
 async fn events_left_in_the_outbox_by_a_killed_service_are_published_on_restart() {
     let mut cluster = Cluster::start().await;
     cluster.queue_proxy.cut();
-    let placed = placed_ids(&place_many(&cluster, 50, "1.00", 8).await);
+    let placed = all_placed(&place_many(&cluster, 50, "1.00", 8).await);
     assert_eq!(placed.len(), 50);
     let write = cluster.write_pool().await;
     assert_eq!(
@@ -109,7 +109,7 @@ async fn a_malformed_message_is_dead_lettered_and_later_events_still_sync() {
         .await
         .expect("sent");
 
-    let placed = placed_ids(&place_many(&cluster, 5, "3.00", 5).await);
+    let placed = all_placed(&place_many(&cluster, 5, "3.00", 5).await);
     assert_eq!(cluster.wait_for_read_model(5).await, 5);
     let read = cluster.read_pool().await;
     assert_eq!(stored_ids(&read).await, sorted(placed));
@@ -150,11 +150,11 @@ async fn a_malformed_message_is_dead_lettered_and_later_events_still_sync() {
 #[tokio::test]
 async fn while_the_read_model_is_away_the_sync_waits_and_then_catches_up() {
     let cluster = Cluster::start().await;
-    let before = placed_ids(&place_many(&cluster, 5, "1.00", 5).await);
+    let before = all_placed(&place_many(&cluster, 5, "1.00", 5).await);
     assert_eq!(cluster.wait_for_read_model(5).await, 5);
 
     cluster.read_model_proxy.cut();
-    let during = placed_ids(&place_many(&cluster, 100, "1.00", 8).await);
+    let during = all_placed(&place_many(&cluster, 100, "1.00", 8).await);
     assert_eq!(
         during.len(),
         100,

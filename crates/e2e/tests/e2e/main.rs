@@ -4,6 +4,7 @@
 mod concurrency;
 mod create;
 mod faults;
+mod logging;
 mod paging;
 mod validation;
 
@@ -30,6 +31,14 @@ async fn place_many(
         .buffer_unordered(concurrency)
         .collect()
         .await
+}
+
+/// The external ids of the orders, all of which must have been answered 200.
+fn all_placed(replies: &[Reply]) -> Vec<String> {
+    if let Some(failed) = replies.iter().find(|reply| reply.status != 200) {
+        panic!("an order was not placed: {} {}", failed.status, failed.text);
+    }
+    placed_ids(replies)
 }
 
 /// The external ids of the orders that were answered 200.

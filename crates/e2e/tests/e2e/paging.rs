@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 use testkit::Cluster;
 
-use crate::{place_many, placed_ids, sorted, stored_ids};
+use crate::{all_placed, place_many, sorted, stored_ids};
 
 /// Follows `last_reference` from the first page until a page is empty.
 async fn all_pages(cluster: &Cluster, page_size: usize) -> Vec<Vec<Value>> {
@@ -39,7 +39,7 @@ async fn all_pages(cluster: &Cluster, page_size: usize) -> Vec<Vec<Value>> {
 async fn a_thousand_orders_sync_once_and_page_back_newest_first() {
     let cluster = Cluster::start().await;
     let replies = place_many(&cluster, 1000, "1.00", 16).await;
-    let placed = placed_ids(&replies);
+    let placed = all_placed(&replies);
     assert_eq!(placed.len(), 1000, "every order was placed");
 
     assert_eq!(cluster.wait_for_read_model(1000).await, 1000);
@@ -112,7 +112,7 @@ async fn page_parameters_are_checked() {
 #[tokio::test]
 async fn the_default_page_is_ten_and_has_more_says_whether_another_follows() {
     let cluster = Cluster::start().await;
-    let placed = placed_ids(&place_many(&cluster, 12, "2.00", 4).await);
+    let placed = all_placed(&place_many(&cluster, 12, "2.00", 4).await);
     assert_eq!(cluster.wait_for_read_model(12).await, 12);
 
     let first = cluster.get_orders("").await.json();

@@ -2,3 +2,4 @@
 
 mod database;
 mod fake_coinbase;
+mod fluent_receiver;

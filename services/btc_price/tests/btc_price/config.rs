@@ -13,7 +13,8 @@ fn run_with(env: &[(&str, &str)]) -> (bool, String) {
     )
 }
 
-const COMPLETE: [(&str, &str); 6] = [
+const COMPLETE: [(&str, &str); 7] = [
+    ("LOG_FORMAT", "json"),
     ("SERVICE_HOST", "127.0.0.1"),
     ("SERVICE_PORT", "0"),
     ("CB_PROTOCOL", "http"),
