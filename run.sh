@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the cluster.
-#   ./run.sh           with docker compose (v2 `docker compose` or v1 `docker-compose`)
+#   ./run.sh           with docker compose (v2 `docker compose` or v1
+#                      `docker-compose`), building the images first if missing
 #   ./run.sh --local   as native processes on this machine (no Docker needed);
 #                      follows the logs, and stops everything on Ctrl-C
 set -euo pipefail
@@ -14,20 +15,17 @@ if [[ ${1:-} == --local ]]; then
     exit 0
 fi
 
-if docker compose version >/dev/null 2>&1; then
-    compose=(docker compose)
-elif command -v docker-compose >/dev/null; then
-    compose=(docker-compose)
-else
-    echo "run.sh: Docker Compose is not installed; run the cluster natively with ./run.sh --local" >&2
-    exit 1
-fi
-if ! docker info >/dev/null 2>&1; then
-    echo "run.sh: no Docker engine answers; run the cluster natively with ./run.sh --local" >&2
-    exit 1
-fi
-if [[ ! -f docker-compose.yml ]]; then
-    echo "run.sh: docker-compose.yml is not written yet; run the cluster natively with ./run.sh --local" >&2
-    exit 1
+# shellcheck source=scripts/docker.sh
+source scripts/docker.sh
+find_compose
+require_docker_engine
+if images_missing; then
+    if base_images_missing; then ./build_base_images.sh; fi
+    ./build_run_images.sh
 fi
 "${compose[@]}" up -d
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+echo "PUT  http://localhost:$CREATE_BUY_ORDER_EXT_PORT/buy_order"
+echo "GET  http://localhost:$FETCH_BUY_ORDERS_EXT_PORT/buy_orders"
+echo "RabbitMQ management: http://localhost:$Q_MANAGEMENT_EXT_PORT ($Q_USER)"

@@ -100,6 +100,20 @@ start_local_rabbitmq() {
     rabbitmqctl await_startup >/dev/null 2>&1 || true
 }
 
+# The user the services log in as (RabbitMQ's guest may only connect from
+# localhost, so the cluster has a user of its own).
+ensure_rabbitmq_user() {
+    [[ $Q_USER == guest ]] && return
+    if ! command -v rabbitmqctl >/dev/null || [[ $EUID -ne 0 ]]; then
+        return # a broker we did not install: its users are its owner's business
+    fi
+    if ! rabbitmqctl -q list_users 2>/dev/null | grep -q "^${Q_USER}[[:space:]]"; then
+        log "creating RabbitMQ user $Q_USER"
+        rabbitmqctl -q add_user "$Q_USER" "$Q_PWD" >&2
+    fi
+    rabbitmqctl -q set_permissions -p "$Q_VHOST" "$Q_USER" '.*' '.*' '.*' >&2
+}
+
 # --- main --------------------------------------------------------------------
 
 main() {
@@ -121,6 +135,7 @@ main() {
     fi
     command -v psql >/dev/null || { can_use_apt && apt_install postgresql-client; }
     ensure_postgres_role_and_databases
+    ensure_rabbitmq_user
 
     cat <<SETTINGS
 WRITE_MODEL_DB=postgres://$WRITE_MODEL_DB_USER@$WRITE_MODEL_DB_HOST:$WRITE_MODEL_DB_PORT/$WRITE_MODEL_DB_NAME

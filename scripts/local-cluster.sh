@@ -65,6 +65,10 @@ up() {
     local packages=("${services[@]/#/-p}")
     cargo build --release --quiet --bins --manifest-path "$root_dir/Cargo.toml" \
         "${packages[@]}" -p testkit
+    if [[ -z ${LOG_FORMAT:-} ]] && ! (exec 3<>"/dev/tcp/$LOGGING_HOST/$LOGGING_PORT") 2>/dev/null; then
+        log "no fluentd at $LOGGING_HOST:$LOGGING_PORT: events go to the logs only"
+        export LOG_FORMAT=json
+    fi
     if [[ ${FAKE_COINBASE:-0} == 1 ]]; then
         start fake_coinbase
         CB_PORT=$(port_of fake_coinbase)

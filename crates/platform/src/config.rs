@@ -2,9 +2,10 @@
 //! names. Every failure names the variable, so a service that cannot start
 //! says exactly what to fix.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Display;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// A variable that is missing or cannot be read as what it configures.
@@ -23,23 +24,36 @@ pub enum ConfigError {
 /// Where variables are looked up: the process environment, or a fixed map in tests.
 pub struct Env {
     values: HashMap<String, String>,
+    /// Every name looked up, so a check can compare them with what a
+    /// deployment sets.
+    looked_up: Mutex<BTreeSet<String>>,
 }
 
 impl Env {
     /// A snapshot of the process environment.
     pub fn from_process() -> Self {
-        Self {
-            values: std::env::vars().collect(),
-        }
+        Self::from_map(std::env::vars().collect())
     }
 
     /// A fixed set of variables, for tests and tools.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let values = pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        Self { values }
+        let values = pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned()));
+        Self::from_map(values.collect())
+    }
+
+    fn from_map(values: HashMap<String, String>) -> Self {
+        Self {
+            values,
+            looked_up: Mutex::default(),
+        }
+    }
+
+    /// The names looked up so far, set or not.
+    pub fn looked_up(&self) -> BTreeSet<String> {
+        self.looked_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The variable parsed as `T`. Fails when it is unset, empty or malformed.
@@ -79,6 +93,10 @@ impl Env {
 
     // An empty value counts as unset: compose writes `NAME=` for an unset default.
     fn raw(&self, name: &str) -> Option<&str> {
+        self.looked_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned());
         self.values
             .get(name)
             .map(String::as_str)

@@ -10,6 +10,10 @@ use crate::{shutdown, telemetry};
 
 /// Loads the config with `load`, then runs `serve` with the shutdown signal.
 /// A config error or a failed `serve` is printed and exits non-zero.
+///
+/// Run as `<service> healthcheck`, it instead asks the running service's
+/// `GET /healthcheck` on `SERVICE_PORT` and exits 0 only on a 200, so that a
+/// container needs no HTTP tool of its own for its HEALTHCHECK.
 pub async fn run<Config, Error, Serve, Served>(
     service: &'static str,
     load: impl FnOnce(&Env) -> Result<Config, ConfigError>,
@@ -21,6 +25,9 @@ where
     Error: Display,
 {
     let env = Env::from_process();
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return check_health(service, &env).await;
+    }
     let _telemetry = match telemetry::init(service, &env) {
         Ok(guard) => guard,
         Err(error) => {
@@ -44,6 +51,39 @@ where
         Err(error) => {
             tracing::error!(service, error = %error, "service_failed");
             eprintln!("{service}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn check_health(service: &str, env: &Env) -> ExitCode {
+    let port: u16 = match env.required("SERVICE_PORT") {
+        Ok(port) => port,
+        Err(error) => {
+            eprintln!("{service}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = format!("http://127.0.0.1:{port}/healthcheck");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let answer = match client {
+        Ok(client) => client.get(&url).send().await,
+        Err(error) => Err(error),
+    };
+    match answer {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(response) => {
+            let status = response.status();
+            eprintln!(
+                "{service}: {url}: {status} {}",
+                response.text().await.unwrap_or_default()
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{service}: {url}: {error}");
             ExitCode::FAILURE
         }
     }

@@ -7,11 +7,9 @@ use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use platform::rabbitmq::QueueConfig;
-use reqwest::StatusCode;
-use serde_json::{Value, json};
 use sqlx::PgPool;
-use uuid::Uuid;
 
+use crate::api::Api;
 use crate::names::unique;
 use crate::ports::free_port;
 use crate::service::{ServiceProcess, binary};
@@ -32,24 +30,8 @@ pub struct Cluster {
     pub read_model_proxy: TcpProxy,
     env: Vec<(String, String)>,
     services: Vec<(&'static str, u16, Option<ServiceProcess>)>,
-    http: reqwest::Client,
-}
-
-/// A response as a test looks at it.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub replayed: bool,
-    /// The `x-request-id` the service answered with.
-    pub request_id: Option<String>,
-    pub text: String,
-}
-
-impl Reply {
-    /// The body as JSON (`Value::Null` if it is not JSON).
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
+    /// The two public APIs of this cluster.
+    pub api: Api,
 }
 
 const SERVICES: [&str; 5] = [
@@ -108,8 +90,12 @@ impl Cluster {
             read_model_proxy,
             env,
             services,
-            http: reqwest::Client::new(),
+            api: Api::new(String::new(), String::new()),
         };
+        cluster.api = Api::new(
+            cluster.service_url("create_buy_order"),
+            cluster.service_url("fetch_buy_orders"),
+        );
         for name in SERVICES {
             cluster.launch(name);
         }
@@ -185,58 +171,6 @@ impl Cluster {
             .find(|(n, _, _)| *n == name)
             .and_then(|(_, _, p)| p.as_ref());
         process.map(ServiceProcess::log).unwrap_or_default()
-    }
-
-    /// `PUT /buy_order` with a JSON body.
-    pub async fn put_order(&self, body: &Value) -> Reply {
-        let url = format!("{}/buy_order", self.service_url("create_buy_order"));
-        self.send(self.http.put(url).json(body)).await
-    }
-
-    /// `PUT /buy_order` for `amount` in `currency` with a fresh key.
-    pub async fn buy(&self, currency: &str, amount: &str) -> Reply {
-        let key = Uuid::new_v4().to_string();
-        self.put_order(&json!({"currency": currency, "amount": amount, "idempotence_key": key}))
-            .await
-    }
-
-    /// `PUT /buy_order` with a raw body and content type.
-    pub async fn put_raw(&self, content_type: Option<&str>, body: Vec<u8>) -> Reply {
-        let url = format!("{}/buy_order", self.service_url("create_buy_order"));
-        let mut request = self.http.put(url).body(body);
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        self.send(request).await
-    }
-
-    /// `GET /buy_orders` with the given query string (e.g. `page_size=7`).
-    pub async fn get_orders(&self, query: &str) -> Reply {
-        let url = format!(
-            "{}/buy_orders?{query}",
-            self.service_url("fetch_buy_orders")
-        );
-        self.send(self.http.get(url)).await
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("the service answers");
-        let status = response.status();
-        let headers = response.headers();
-        let replayed = headers
-            .get("idempotent-replayed")
-            .is_some_and(|v| v == "true");
-        let request_id = headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = response.text().await.expect("a body");
-        Reply {
-            status,
-            replayed,
-            request_id,
-            text,
-        }
     }
 
     /// A pool on the write model.

@@ -7,6 +7,7 @@
 //! connections a test can cut (`tcp_proxy`), and the one
 //! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
 
+pub mod api;
 pub mod cluster;
 pub mod database;
 pub mod fake_coinbase;
@@ -17,6 +18,7 @@ pub mod service;
 pub mod settings;
 pub mod tcp_proxy;
 
+pub use api::{Api, Reply};
 pub use cluster::Cluster;
 pub use database::TestDatabase;
 pub use fake_coinbase::FakeCoinbase;

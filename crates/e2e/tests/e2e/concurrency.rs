@@ -10,7 +10,7 @@ async fn fifty_concurrent_identical_requests_create_exactly_one_order() {
     let cluster = Cluster::start().await;
     let body = order("USD", json!("42.00"), &Uuid::new_v4().to_string());
 
-    let replies = join_all((0..50).map(|_| cluster.put_order(&body))).await;
+    let replies = join_all((0..50).map(|_| cluster.api.put_order(&body))).await;
     for reply in &replies {
         assert_eq!(reply.status, 200, "{}", reply.text);
         assert_eq!(
@@ -34,7 +34,7 @@ async fn concurrent_orders_never_take_the_total_past_100_btc() {
     // 1000.00 USD at 100.00 USD per BTC is exactly 10 BTC an order.
     cluster.coinbase.set_rate("USD", "100.00");
 
-    let replies = join_all((0..30).map(|_| cluster.buy("USD", "1000.00"))).await;
+    let replies = join_all((0..30).map(|_| cluster.api.buy("USD", "1000.00"))).await;
     let refused: Vec<_> = replies.iter().filter(|r| r.status == 409).collect();
     assert_eq!(placed_ids(&replies).len(), 10, "exactly ten fit");
     assert_eq!(refused.len(), 20);
@@ -68,9 +68,13 @@ async fn concurrent_orders_never_take_the_total_past_100_btc() {
 async fn the_limit_message_says_how_much_capacity_is_left() {
     let cluster = Cluster::start().await;
     cluster.coinbase.set_rate("USD", "100.00");
-    assert_eq!(cluster.buy("USD", "9950.00").await.status, 200, "99.5 BTC");
+    assert_eq!(
+        cluster.api.buy("USD", "9950.00").await.status,
+        200,
+        "99.5 BTC"
+    );
 
-    let reply = cluster.buy("USD", "100.00").await;
+    let reply = cluster.api.buy("USD", "100.00").await;
     assert_eq!(reply.status, 409, "1 BTC does not fit");
     let detail = reply.json()["detail"]
         .as_str()
@@ -81,7 +85,7 @@ async fn the_limit_message_says_how_much_capacity_is_left() {
         "{detail}"
     );
     assert_eq!(
-        cluster.buy("USD", "50.00").await.status,
+        cluster.api.buy("USD", "50.00").await.status,
         200,
         "0.5 BTC still fits"
     );

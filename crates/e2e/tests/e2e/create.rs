@@ -15,6 +15,7 @@ async fn every_currency_is_accepted_and_the_order_reaches_the_read_model() {
     ] {
         let key = Uuid::new_v4().to_string();
         let reply = cluster
+            .api
             .put_order(&order(currency, json!("123.45"), &key))
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text);
@@ -27,7 +28,7 @@ async fn every_currency_is_accepted_and_the_order_reaches_the_read_model() {
         assert!(!reply.replayed);
     }
     assert_eq!(cluster.wait_for_read_model(3).await, 3);
-    let page = cluster.get_orders("").await;
+    let page = cluster.api.get_orders("").await;
     assert_eq!(page.status, 200, "{}", page.text);
     let rows = page.json()["rows"].as_array().expect("rows").clone();
     let currencies: Vec<_> = rows
@@ -46,7 +47,7 @@ async fn btc_amounts_are_rounded_up_to_the_satoshi_through_the_whole_stack() {
         ("48478.88", "0.00002063"),
     ] {
         cluster.coinbase.set_rate("USD", rate);
-        let reply = cluster.buy("USD", "1.00").await;
+        let reply = cluster.api.buy("USD", "1.00").await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         let placed = reply.json()["buy_order"].clone();
         assert_eq!(
@@ -69,6 +70,7 @@ async fn a_replay_returns_the_identical_body_without_a_price_call_or_a_new_order
     let cluster = Cluster::start().await;
     let key = Uuid::new_v4().to_string();
     let first = cluster
+        .api
         .put_order(&order("GBP", json!("250.00"), &key))
         .await;
     assert_eq!(first.status, 200, "{}", first.text);
@@ -76,7 +78,7 @@ async fn a_replay_returns_the_identical_body_without_a_price_call_or_a_new_order
 
     cluster.coinbase.set_rate("GBP", "1.00");
     for amount in [json!("250.00"), json!("250"), json!(250.0)] {
-        let again = cluster.put_order(&order("GBP", amount, &key)).await;
+        let again = cluster.api.put_order(&order("GBP", amount, &key)).await;
         assert_eq!(again.status, 200);
         assert!(again.replayed, "the replay header is set");
         assert_eq!(again.text, first.text, "byte for byte the same");
@@ -94,14 +96,17 @@ async fn a_replay_returns_the_identical_body_without_a_price_call_or_a_new_order
 async fn a_key_reused_for_another_order_is_409_and_changes_nothing() {
     let cluster = Cluster::start().await;
     let key = Uuid::new_v4().to_string();
-    let first = cluster.put_order(&order("USD", json!("10.00"), &key)).await;
+    let first = cluster
+        .api
+        .put_order(&order("USD", json!("10.00"), &key))
+        .await;
     assert_eq!(first.status, 200, "{}", first.text);
 
     for other in [
         order("USD", json!("10.01"), &key),
         order("EUR", json!("10.00"), &key),
     ] {
-        let reply = cluster.put_order(&other).await;
+        let reply = cluster.api.put_order(&other).await;
         assert_eq!(reply.status, 409, "{}", reply.text);
         assert_eq!(reply.json()["code"], "idempotence_key_reused");
         assert!(
@@ -121,7 +126,7 @@ async fn without_a_price_the_order_is_503_and_may_be_retried_with_the_same_key()
     let body = order("EUR", json!("99.99"), &key);
     for mode in [Mode::Error, Mode::Garbage] {
         cluster.coinbase.set_mode(mode);
-        let reply = cluster.put_order(&body).await;
+        let reply = cluster.api.put_order(&body).await;
         assert_eq!(reply.status, 503, "{mode:?}: {}", reply.text);
         assert!(
             reply.json()["detail"]
@@ -143,7 +148,7 @@ async fn without_a_price_the_order_is_503_and_may_be_retried_with_the_same_key()
     );
 
     cluster.coinbase.set_mode(Mode::Ok);
-    let retried = cluster.put_order(&body).await;
+    let retried = cluster.api.put_order(&body).await;
     assert_eq!(retried.status, 200, "{}", retried.text);
     assert!(!retried.replayed);
     assert_eq!(count(&write, "SELECT count(*) FROM buy_order").await, 1);

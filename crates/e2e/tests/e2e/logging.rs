@@ -39,7 +39,7 @@ async fn event(
 async fn one_create_is_told_by_every_service_under_one_request_id() {
     let receiver = FluentReceiver::start().await;
     let cluster = cluster_logging_to(receiver.port()).await;
-    let reply = cluster.buy("GBP", "250.00").await;
+    let reply = cluster.api.buy("GBP", "250.00").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let request_id = reply.request_id.clone().expect("an x-request-id header");
     let order_id = reply.json()["buy_order"]["id"]
@@ -130,7 +130,7 @@ async fn a_failing_request_tells_its_reference_in_the_response_and_the_event() {
         .await
         .expect("breaking the write model");
 
-    let reply = cluster.buy("USD", "10.00").await;
+    let reply = cluster.api.buy("USD", "10.00").await;
     assert_eq!(reply.status, 500, "{}", reply.text);
     let detail = reply.json()["detail"]
         .as_str()
@@ -172,7 +172,7 @@ async fn timed_orders(cluster: &Cluster, count: usize) -> Vec<Duration> {
     let mut latencies = Vec::with_capacity(count);
     for _ in 0..count {
         let started = Instant::now();
-        let reply = cluster.buy("USD", "1.00").await;
+        let reply = cluster.api.buy("USD", "1.00").await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         latencies.push(started.elapsed());
     }
@@ -192,7 +192,7 @@ async fn without_fluentd_the_services_serve_and_events_flow_again_once_it_is_bac
     // The backlog held while fluentd was away arrives first; then new events flow.
     let flowing = async {
         for _ in 0..50 {
-            let reply = cluster.buy("EUR", "5.00").await;
+            let reply = cluster.api.buy("EUR", "5.00").await;
             let request_id = reply.request_id.expect("a request id");
             let shipped = |e: &ReceivedEvent| {
                 e.name() == "create_buy_order_response_returned"
@@ -248,7 +248,7 @@ async fn a_fluentd_that_never_answers_does_not_hold_up_any_request() {
         slowest < Duration::from_secs(1),
         "a request waited on fluentd: {slowest:?}"
     );
-    let page = cluster.get_orders("page_size=1").await;
+    let page = cluster.api.get_orders("page_size=1").await;
     assert_eq!(page.status, 200);
     assert_eq!(page.json()["rows"].as_array().map(Vec::len), Some(1));
     let _: Value = page.json();

@@ -1,6 +1,7 @@
 //! The cluster end to end: what a client of `PUT /buy_order` and
 //! `GET /buy_orders` sees, and what survives faults.
 
+mod blackbox;
 mod concurrency;
 mod create;
 mod faults;
@@ -12,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use testkit::Cluster;
-use testkit::cluster::Reply;
+use testkit::Reply;
 
 /// A create body with the given key.
 fn order(currency: &str, amount: Value, key: &str) -> Value {
@@ -27,7 +28,7 @@ async fn place_many(
     concurrency: usize,
 ) -> Vec<Reply> {
     futures_util::stream::iter(0..count)
-        .map(|_| cluster.buy("USD", amount))
+        .map(|_| cluster.api.buy("USD", amount))
         .buffer_unordered(concurrency)
         .collect()
         .await

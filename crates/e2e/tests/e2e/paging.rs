@@ -10,7 +10,7 @@ async fn all_pages(cluster: &Cluster, page_size: usize) -> Vec<Vec<Value>> {
     let mut pages = Vec::new();
     let mut query = format!("page_size={page_size}");
     loop {
-        let reply = cluster.get_orders(&query).await;
+        let reply = cluster.api.get_orders(&query).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         let page = reply.json();
         let rows = page["rows"].as_array().expect("rows").clone();
@@ -91,17 +91,18 @@ async fn page_parameters_are_checked() {
         "page_size=ten",
         "last_reference=42",
     ] {
-        let reply = cluster.get_orders(query).await;
+        let reply = cluster.api.get_orders(query).await;
         assert_eq!(reply.status, 422, "{query}: {}", reply.text);
         assert_eq!(reply.json()["detail"][0]["loc"][0], "query");
     }
     let unknown = uuid::Uuid::new_v4();
     let reply = cluster
+        .api
         .get_orders(&format!("last_reference={unknown}"))
         .await;
     assert_eq!(reply.status, 404, "{}", reply.text);
 
-    let empty = cluster.get_orders("").await;
+    let empty = cluster.api.get_orders("").await;
     assert_eq!(empty.status, 200);
     assert_eq!(
         empty.json(),
@@ -115,11 +116,12 @@ async fn the_default_page_is_ten_and_has_more_says_whether_another_follows() {
     let placed = all_placed(&place_many(&cluster, 12, "2.00", 4).await);
     assert_eq!(cluster.wait_for_read_model(12).await, 12);
 
-    let first = cluster.get_orders("").await.json();
+    let first = cluster.api.get_orders("").await.json();
     assert_eq!(first["rows"].as_array().map(Vec::len), Some(10));
     assert_eq!(first["has_more"], true);
     let reference = first["last_reference"].as_str().expect("a reference");
     let second = cluster
+        .api
         .get_orders(&format!("last_reference={reference}"))
         .await
         .json();

@@ -48,7 +48,7 @@ async fn each_invalid_request_is_422_at_the_faulty_field_and_stores_nothing() {
         ),
     ];
     for (body, expected) in cases {
-        let reply = cluster.put_order(&body).await;
+        let reply = cluster.api.put_order(&body).await;
         assert_eq!(reply.status, 422, "{body}: {}", reply.text);
         assert_eq!(locations(&reply.json()), expected, "{body}");
     }
@@ -64,7 +64,7 @@ async fn each_invalid_request_is_422_at_the_faulty_field_and_stores_nothing() {
         ),
         (None, Vec::new()),
     ] {
-        let reply = cluster.put_raw(content_type, raw).await;
+        let reply = cluster.api.put_raw(content_type, raw).await;
         assert_eq!(reply.status, 422, "{content_type:?}: {}", reply.text);
         assert_eq!(locations(&reply.json()), vec![vec!["body".to_owned()]]);
     }
@@ -80,7 +80,10 @@ async fn each_invalid_request_is_422_at_the_faulty_field_and_stores_nothing() {
 #[tokio::test]
 async fn a_json_number_amount_is_read_exactly() {
     let cluster = Cluster::start().await;
-    let reply = cluster.put_order(&order("EUR", json!(123.45), KEY)).await;
+    let reply = cluster
+        .api
+        .put_order(&order("EUR", json!(123.45), KEY))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json()["buy_order"]["currency_amount"], "123.45");
 }
@@ -91,7 +94,7 @@ async fn a_body_over_64_kib_is_413() {
     let padding = "x".repeat(70 * 1024);
     let body =
         json!({"currency": "USD", "amount": "1.00", "idempotence_key": KEY, "padding": padding});
-    let reply = cluster.put_order(&body).await;
+    let reply = cluster.api.put_order(&body).await;
     assert_eq!(reply.status, 413, "{}", reply.text);
     let write = cluster.write_pool().await;
     assert_eq!(count(&write, "SELECT count(*) FROM buy_order").await, 0);

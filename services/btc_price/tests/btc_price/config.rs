@@ -50,3 +50,26 @@ fn a_malformed_variable_stops_the_service_with_its_name_and_value() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_healthcheck_command_exits_0_only_while_the_service_is_healthy() {
+    let fake = testkit::FakeCoinbase::start().await;
+    let service = crate::start(&fake, 0, 2000).await;
+    let port = service.port().to_string();
+    // Async, so that the fake Coinbase on this test's runtime can answer meanwhile.
+    let check = || async {
+        tokio::process::Command::new(Path::new(env!("CARGO_BIN_EXE_btc_price")))
+            .arg("healthcheck")
+            .env_clear()
+            .env("SERVICE_PORT", &port)
+            .status()
+            .await
+            .expect("running the healthcheck")
+            .success()
+    };
+    assert!(check().await, "healthy while Coinbase answers");
+    fake.set_mode(testkit::fake_coinbase::Mode::Error);
+    assert!(!check().await, "unhealthy while Coinbase fails");
+    drop(service);
+    assert!(!check().await, "unhealthy when nothing listens");
+}

@@ -1,0 +1,276 @@
+//! docker-compose.yml checked without a Docker engine: every variable a Rust
+//! service reads from its environment that `.env` defines is set for it, and
+//! every host and port it is given names another service and that service's
+//! port. Wiring mistakes of this kind otherwise show only when the cluster
+//! runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use platform::config::{ConfigError, Env};
+use platform::telemetry::fluentd::FluentdConfig;
+use yaml_rust2::{Yaml, YamlLoader};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Where each infrastructure service listens inside the network.
+const INFRASTRUCTURE_PORTS: [(&str, &str); 4] = [
+    ("write_model", "5432"),
+    ("read_model", "5432"),
+    ("queue", "5672"),
+    ("log", "24224"),
+];
+
+/// Hosts outside the cluster.
+const THIRD_PARTY_HOSTS: [&str; 1] = ["CB_HOST"];
+
+fn dotenv() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(format!("{ROOT}/.env")).expect("reading .env");
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect()
+}
+
+/// `${NAME}` and `${NAME:-default}` replaced from `.env`, as compose does.
+fn interpolate(text: &str, variables: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closing brace") + start;
+        let expression = &rest[start + 2..end];
+        let (name, default) = expression.split_once(":-").unwrap_or((expression, ""));
+        let value = variables.get(name).map(String::as_str).unwrap_or(default);
+        assert!(
+            !value.is_empty() || expression.contains(":-"),
+            "${{{name}}} is not in .env"
+        );
+        out.push_str(value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Applies YAML merge keys (`<<: *anchor` and `<<: [*a, *b]`), which compose honours.
+fn merged(node: &Yaml) -> Yaml {
+    match node {
+        Yaml::Hash(hash) => {
+            let mut result = yaml_rust2::yaml::Hash::new();
+            if let Some(merge) = hash.get(&Yaml::String("<<".into())) {
+                let sources = match merge {
+                    Yaml::Array(items) => items.clone(),
+                    single => vec![single.clone()],
+                };
+                for source in sources {
+                    if let Yaml::Hash(source) = merged(&source) {
+                        result.extend(source);
+                    }
+                }
+            }
+            for (key, value) in hash {
+                if key.as_str() != Some("<<") {
+                    result.insert(key.clone(), merged(value));
+                }
+            }
+            Yaml::Hash(result)
+        }
+        Yaml::Array(items) => Yaml::Array(items.iter().map(merged).collect()),
+        other => other.clone(),
+    }
+}
+
+fn scalar(node: &Yaml) -> String {
+    match node {
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+struct Compose {
+    services: BTreeMap<String, Yaml>,
+}
+
+impl Compose {
+    fn load() -> Self {
+        let text = std::fs::read_to_string(format!("{ROOT}/docker-compose.yml")).expect("reading");
+        let documents = YamlLoader::load_from_str(&interpolate(&text, &dotenv())).expect("YAML");
+        let root = merged(&documents[0]);
+        let services = root["services"].as_hash().expect("a services map");
+        let services = services
+            .iter()
+            .map(|(k, v)| (scalar(k), v.clone()))
+            .collect();
+        Self { services }
+    }
+
+    fn environment(&self, service: &str) -> BTreeMap<String, String> {
+        let node = &self.services[service]["environment"];
+        let hash = node
+            .as_hash()
+            .unwrap_or_else(|| panic!("{service} has an environment map"));
+        hash.iter().map(|(k, v)| (scalar(k), scalar(v))).collect()
+    }
+
+    fn published(&self, service: &str) -> Vec<String> {
+        let ports = self.services[service]["ports"]
+            .as_vec()
+            .cloned()
+            .unwrap_or_default();
+        ports.iter().map(scalar).collect()
+    }
+}
+
+/// The names a service looks up, and whether its config loads, from `env`.
+fn lookups(service: &str, env: &Env) -> Result<(), ConfigError> {
+    match service {
+        "migration" => migration::Config::from_env(env).map(drop),
+        "btc_price" => btc_price::Config::from_env(env).map(drop),
+        "create_buy_order" => create_buy_order::Config::from_env(env).map(drop),
+        "read_model_sync" => read_model_sync::Config::from_env(env).map(drop),
+        "fetch_buy_orders" => fetch_buy_orders::Config::from_env(env).map(drop),
+        other => panic!("unknown service {other}"),
+    }?;
+    let format: String = env.optional("LOG_FORMAT", "both".to_owned())?;
+    if format != "json" {
+        FluentdConfig::from_env(env, "check")?;
+    }
+    Ok(())
+}
+
+const RUST_SERVICES: [&str; 5] = [
+    "migration",
+    "btc_price",
+    "create_buy_order",
+    "read_model_sync",
+    "fetch_buy_orders",
+];
+
+#[test]
+fn every_variable_a_service_reads_from_dotenv_is_set_for_it() {
+    let compose = Compose::load();
+    let defined: BTreeSet<String> = dotenv().into_keys().collect();
+    for service in RUST_SERVICES {
+        let environment = compose.environment(service);
+        let env = Env::from_pairs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Err(error) = lookups(service, &env) {
+            panic!("{service} would not start under compose: {error}");
+        }
+        let missing: Vec<_> = env
+            .looked_up()
+            .into_iter()
+            .filter(|name| defined.contains(name) && !environment.contains_key(name))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{service} reads {missing:?}, which compose does not set"
+        );
+    }
+}
+
+#[test]
+fn every_host_and_port_names_another_service_and_its_port() {
+    let compose = Compose::load();
+    let port_of = |host: &str| -> Option<String> {
+        if let Some((_, port)) = INFRASTRUCTURE_PORTS.iter().find(|(name, _)| *name == host) {
+            return Some((*port).to_owned());
+        }
+        RUST_SERVICES
+            .contains(&host)
+            .then(|| compose.environment(host)["SERVICE_PORT"].clone())
+    };
+    for service in RUST_SERVICES {
+        let environment = compose.environment(service);
+        for (name, host) in &environment {
+            let Some(prefix) = name.strip_suffix("_HOST") else {
+                continue;
+            };
+            if name == "SERVICE_HOST" || THIRD_PARTY_HOSTS.contains(&name.as_str()) {
+                continue;
+            }
+            assert!(
+                compose.services.contains_key(host),
+                "{service}: {name}={host} is no service"
+            );
+            let port = &environment[&format!("{prefix}_PORT")];
+            assert_eq!(
+                Some(port),
+                port_of(host).as_ref(),
+                "{service}: {prefix}_PORT for {host}"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_the_two_apis_and_the_management_ui_are_published() {
+    let compose = Compose::load();
+    let variables = dotenv();
+    let mut published = BTreeMap::new();
+    for (service, _) in &compose.services {
+        for mapping in compose.published(service) {
+            let (host, container) = mapping.split_once(':').expect("host:container");
+            published.insert(host.to_owned(), (service.clone(), container.to_owned()));
+        }
+    }
+    let expected = BTreeMap::from([
+        (
+            variables["CREATE_BUY_ORDER_EXT_PORT"].clone(),
+            (
+                "create_buy_order".to_owned(),
+                compose.environment("create_buy_order")["SERVICE_PORT"].clone(),
+            ),
+        ),
+        (
+            variables["FETCH_BUY_ORDERS_EXT_PORT"].clone(),
+            (
+                "fetch_buy_orders".to_owned(),
+                compose.environment("fetch_buy_orders")["SERVICE_PORT"].clone(),
+            ),
+        ),
+        (
+            variables["Q_MANAGEMENT_EXT_PORT"].clone(),
+            ("queue".to_owned(), "15672".to_owned()),
+        ),
+    ]);
+    assert_eq!(published, expected);
+    assert_eq!(variables["CREATE_BUY_ORDER_EXT_PORT"], "8777");
+    assert_eq!(variables["FETCH_BUY_ORDERS_EXT_PORT"], "8778");
+}
+
+#[test]
+fn every_service_has_a_healthcheck_and_waits_for_what_it_needs() {
+    let compose = Compose::load();
+    for service in RUST_SERVICES {
+        let node = &compose.services[service];
+        assert!(
+            !node["healthcheck"].is_badvalue(),
+            "{service} has a healthcheck"
+        );
+        assert_eq!(
+            node["restart"].as_str(),
+            Some("unless-stopped"),
+            "{service} restarts"
+        );
+    }
+    for service in ["create_buy_order", "read_model_sync", "fetch_buy_orders"] {
+        let condition = &compose.services[service]["depends_on"]["migration"]["condition"];
+        assert_eq!(
+            condition.as_str(),
+            Some("service_healthy"),
+            "{service} waits for migrations"
+        );
+    }
+    for volume in [
+        "write_model_data",
+        "read_model_data",
+        "queue_data",
+        "logging_data",
+    ] {
+        let text = std::fs::read_to_string(format!("{ROOT}/docker-compose.yml")).expect("reading");
+        assert!(text.contains(&format!("{volume}:/")), "{volume} is mounted");
+    }
+}

@@ -1,0 +1,101 @@
+//! The two public APIs as a client sees them, for tests that run against a
+//! cluster this process started or one already running (`./test.sh --cluster`).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// A response as a test looks at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub replayed: bool,
+    /// The `x-request-id` the service answered with.
+    pub request_id: Option<String>,
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON (`Value::Null` if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+/// A client of `PUT /buy_order` and `GET /buy_orders`.
+#[derive(Clone)]
+pub struct Api {
+    create_url: String,
+    fetch_url: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// A client of the services at these base URLs.
+    pub fn new(create_url: String, fetch_url: String) -> Self {
+        Self {
+            create_url,
+            fetch_url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A client of the cluster published on this machine at the `.env` ports.
+    pub fn published() -> Self {
+        let variables = crate::settings::variables();
+        let port = |name: &str| variables.get(name).cloned().unwrap_or_default();
+        Self::new(
+            format!("http://127.0.0.1:{}", port("CREATE_BUY_ORDER_EXT_PORT")),
+            format!("http://127.0.0.1:{}", port("FETCH_BUY_ORDERS_EXT_PORT")),
+        )
+    }
+
+    /// `PUT /buy_order` with a JSON body.
+    pub async fn put_order(&self, body: &Value) -> Reply {
+        let url = format!("{}/buy_order", self.create_url);
+        self.send(self.http.put(url).json(body)).await
+    }
+
+    /// `PUT /buy_order` for `amount` in `currency` with a fresh key.
+    pub async fn buy(&self, currency: &str, amount: &str) -> Reply {
+        let key = Uuid::new_v4().to_string();
+        self.put_order(&json!({"currency": currency, "amount": amount, "idempotence_key": key}))
+            .await
+    }
+
+    /// `PUT /buy_order` with a raw body and content type.
+    pub async fn put_raw(&self, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+        let url = format!("{}/buy_order", self.create_url);
+        let mut request = self.http.put(url).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.send(request).await
+    }
+
+    /// `GET /buy_orders` with the given query string (e.g. `page_size=7`).
+    pub async fn get_orders(&self, query: &str) -> Reply {
+        let url = format!("{}/buy_orders?{query}", self.fetch_url);
+        self.send(self.http.get(url)).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the service answers");
+        let status = response.status();
+        let headers = response.headers();
+        let replayed = headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true");
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("a body");
+        Reply {
+            status,
+            replayed,
+            request_id,
+            text,
+        }
+    }
+}
