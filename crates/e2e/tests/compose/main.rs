@@ -210,7 +210,7 @@ fn only_the_two_apis_and_the_management_ui_are_published() {
     let compose = Compose::load();
     let variables = dotenv();
     let mut published = BTreeMap::new();
-    for (service, _) in &compose.services {
+    for service in compose.services.keys() {
         for mapping in compose.published(service) {
             let (host, container) = mapping.split_once(':').expect("host:container");
             published.insert(host.to_owned(), (service.clone(), container.to_owned()));

@@ -128,16 +128,6 @@ async fn the_default_page_is_ten_and_has_more_says_whether_another_follows() {
     assert_eq!(second["rows"].as_array().map(Vec::len), Some(2));
     assert_eq!(second["has_more"], false);
     let row = &second["rows"][0];
-    for field in [
-        "id",
-        "created_at",
-        "currency",
-        "currency_amount",
-        "btc_rate",
-        "btc_amount",
-    ] {
-        assert!(row.get(field).is_some(), "{field} in {row}");
-    }
     assert_eq!(row["currency_amount"], "2.00");
     assert!(placed.contains(&row["id"].as_str().expect("id").to_owned()));
 }
