@@ -63,13 +63,14 @@ pub enum ApiError {
 impl ApiError {
     /// A database failure: 503 while the database cannot be reached (the
     /// request may be retried), else a 500.
-    pub fn database(error: sqlx::Error) -> Self {
-        match error {
+    pub fn database(error: impl Into<std::sync::Arc<sqlx::Error>>) -> Self {
+        let error = error.into();
+        match &*error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::warn!(error = %error, "database_unavailable");
                 Self::Unavailable("the database is unavailable; please retry".into())
             }
-            other => Self::internal(other),
+            _ => Self::internal(error),
         }
     }
 

@@ -4,6 +4,7 @@
 //! `price` the client of btc_price. After commit, `outbox_relay` publishes the
 //! order's event to RabbitMQ.
 
+mod batch_writer;
 mod outbox_relay;
 mod place_order;
 mod price;
@@ -25,6 +26,7 @@ use platform::rabbitmq::QueueConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::batch_writer::BatchWriter;
 use crate::outbox_relay::OutboxRelay;
 use crate::place_order::PlaceOrder;
 use crate::price::PriceClient;
@@ -81,6 +83,7 @@ impl App {
             OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
         let service = Arc::new(Service {
             place: PlaceOrder {
+                writer: BatchWriter::start(pool.clone()),
                 pool,
                 prices,
                 relay: handle,

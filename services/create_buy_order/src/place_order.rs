@@ -1,14 +1,16 @@
 //! The use case: place one buy order, exactly once per idempotence key, never
 //! past the 100 BTC limit.
 
+use std::sync::Arc;
+
 use domain::{BTC_LIMIT, BtcAmount, BuyOrderEvent, FiatAmount, btc_for};
-use rust_decimal::Decimal;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::batch_writer::BatchWriter;
 use crate::outbox_relay::RelayHandle;
 use crate::price::PriceClient;
-use crate::storage::{self, NewOrder};
+use crate::storage::{self, IdempotenceRecord, NewOrder};
 
 /// Every request acts as this client until authentication exists.
 pub(crate) const CLIENT_ID: i64 = 1;
@@ -21,12 +23,13 @@ pub(crate) struct OrderRequest {
 }
 
 /// The order a request stands for, and whether it was made just now.
+#[derive(Debug, Clone)]
 pub(crate) enum Placed {
     Created(BuyOrderEvent),
     Replayed(BuyOrderEvent),
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum PlaceError {
     #[error("idempotence key {0} was already used for a different order")]
     KeyReused(Uuid),
@@ -34,22 +37,31 @@ pub(crate) enum PlaceError {
     LimitExceeded { remaining: BtcAmount },
     #[error("{0}")]
     PriceUnavailable(String),
+    /// Shared, because one failed transaction fails every order of its batch.
     #[error("write model: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(Arc<sqlx::Error>),
+}
+
+impl From<sqlx::Error> for PlaceError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(Arc::new(error))
+    }
 }
 
 pub(crate) struct PlaceOrder {
     pub pool: PgPool,
     pub prices: PriceClient,
+    pub writer: BatchWriter,
     pub relay: RelayHandle,
 }
 
 impl PlaceOrder {
-    /// Replays the order of a known key; else prices and stores a new one and
-    /// hands its event to the relay.
+    /// Replays the order of a known key; else prices the order, has the
+    /// writer store it, and hands its event to the relay.
     pub(crate) async fn place(&self, request: &OrderRequest) -> Result<Placed, PlaceError> {
-        if let Some(placed) = replay(&self.pool, request).await? {
-            return Ok(placed);
+        let key = request.idempotence_key;
+        if let Some(record) = storage::find_idempotence_record(&self.pool, CLIENT_ID, key).await? {
+            return replay(&record, request.amount, key);
         }
         let currency = request.amount.currency();
         let rate = self
@@ -59,90 +71,38 @@ impl PlaceOrder {
             .map_err(PlaceError::PriceUnavailable)?;
         let Ok(btc_amount) = btc_for(request.amount, rate) else {
             // Far more BTC than the limit: refuse without a transaction.
-            return Err(PlaceError::LimitExceeded {
-                remaining: self.remaining_capacity().await?,
-            });
+            let total = storage::running_total(&self.pool).await?;
+            let remaining = BtcAmount::new(BTC_LIMIT - total).unwrap_or(BtcAmount::ZERO);
+            return Err(PlaceError::LimitExceeded { remaining });
         };
         let order = NewOrder {
+            external_id: Uuid::now_v7(),
             client_id: CLIENT_ID,
-            idempotence_key: request.idempotence_key,
+            idempotence_key: key,
             amount: request.amount,
             btc_rate: rate.value(),
             btc_amount,
         };
-        let placed = self.store(request, &order).await?;
+        let placed = self.writer.store(order).await?;
         if let Placed::Created(event) = &placed {
             self.relay.publish(event.clone());
         }
         Ok(placed)
     }
-
-    /// One short transaction: lock the running total, check the key again
-    /// (a request with the same key may have committed while we waited for
-    /// the lock), check the limit, insert.
-    async fn store(&self, request: &OrderRequest, order: &NewOrder) -> Result<Placed, PlaceError> {
-        let mut tx = self.pool.begin().await?;
-        let total = storage::lock_running_total(&mut tx).await?;
-        if let Some(placed) = replay(&mut *tx, request).await? {
-            return Ok(placed);
-        }
-        check_limit(total, order.btc_amount)?;
-        let event = match storage::insert_order(&mut tx, order).await {
-            Ok(event) => event,
-            Err(error) => return Err(self.refusal(error).await),
-        };
-        tx.commit().await?;
-        Ok(Placed::Created(event))
-    }
-
-    /// The CHECK on the running total is the database's own guard of the
-    /// limit; it fires only if something bypassed the lock above.
-    async fn refusal(&self, error: sqlx::Error) -> PlaceError {
-        let constraint = error
-            .as_database_error()
-            .and_then(|e| e.constraint().map(str::to_owned));
-        if constraint.as_deref() != Some("btc_running_total_within_limit") {
-            return PlaceError::Database(error);
-        }
-        match self.remaining_capacity().await {
-            Ok(remaining) => PlaceError::LimitExceeded { remaining },
-            Err(error) => error,
-        }
-    }
-
-    async fn remaining_capacity(&self) -> Result<BtcAmount, PlaceError> {
-        let total = storage::running_total(&self.pool).await?;
-        Ok(capacity_left(total))
-    }
 }
 
-fn check_limit(total: Decimal, order: BtcAmount) -> Result<(), PlaceError> {
-    let remaining = capacity_left(total);
-    if order > remaining {
-        return Err(PlaceError::LimitExceeded { remaining });
+/// The stored order of a key: replayed if the request matches the one that
+/// first used the key, a conflict if not.
+pub(crate) fn replay(
+    record: &IdempotenceRecord,
+    amount: FiatAmount,
+    key: Uuid,
+) -> Result<Placed, PlaceError> {
+    let same_request =
+        record.currency == amount.currency() && record.currency_amount == amount.value();
+    if same_request {
+        Ok(Placed::Replayed(record.order.clone()))
+    } else {
+        Err(PlaceError::KeyReused(key))
     }
-    Ok(())
-}
-
-/// What is left under the limit, at 8 decimal places.
-fn capacity_left(total: Decimal) -> BtcAmount {
-    BtcAmount::new(BTC_LIMIT - total).unwrap_or(BtcAmount::ZERO)
-}
-
-/// The stored order of the request's key: replayed if the request matches
-/// the one that first used the key, a conflict if not.
-async fn replay(
-    db: impl sqlx::PgExecutor<'_>,
-    request: &OrderRequest,
-) -> Result<Option<Placed>, PlaceError> {
-    let key = request.idempotence_key;
-    let Some(record) = storage::find_idempotence_record(db, CLIENT_ID, key).await? else {
-        return Ok(None);
-    };
-    let same_request = record.currency == request.amount.currency()
-        && record.currency_amount == request.amount.value();
-    if !same_request {
-        return Err(PlaceError::KeyReused(key));
-    }
-    Ok(Some(Placed::Replayed(record.order)))
 }

@@ -51,6 +51,40 @@ impl OrderRow {
     }
 }
 
+/// The records of those of `keys` that `client` used, with their orders.
+pub(crate) async fn find_idempotence_records(
+    db: impl PgExecutor<'_>,
+    client_id: i64,
+    keys: &[Uuid],
+) -> Result<Vec<(Uuid, IdempotenceRecord)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT r.idempotence_key, {ORDER_COLUMNS} FROM idempotence_record r \
+         JOIN buy_order o ON o.id = r.buy_order_id \
+         JOIN currency c ON c.id = r.currency_id \
+         WHERE r.client_id = $1 AND r.idempotence_key = ANY($2)"
+    );
+    let rows: Vec<KeyedOrderRow> = sqlx::query_as(&sql)
+        .bind(client_id)
+        .bind(keys)
+        .fetch_all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok((
+                row.idempotence_key,
+                IdempotenceRecord::from_event(row.order.into_event()?),
+            ))
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyedOrderRow {
+    idempotence_key: Uuid,
+    #[sqlx(flatten)]
+    order: OrderRow,
+}
+
 /// The record of `key` for `client`, with its order, if the key was used.
 pub(crate) async fn find_idempotence_record(
     db: impl PgExecutor<'_>,
@@ -68,13 +102,18 @@ pub(crate) async fn find_idempotence_record(
         .bind(key)
         .fetch_optional(db)
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    let order = row.into_event()?;
-    Ok(Some(IdempotenceRecord {
-        currency: order.currency_iso3,
-        currency_amount: order.currency_amount,
-        order,
-    }))
+    row.map(|row| row.into_event().map(IdempotenceRecord::from_event))
+        .transpose()
+}
+
+impl IdempotenceRecord {
+    fn from_event(order: BuyOrderEvent) -> Self {
+        Self {
+            currency: order.currency_iso3,
+            currency_amount: order.currency_amount,
+            order,
+        }
+    }
 }
 
 /// Locks the running total until the transaction ends, and reads it. Every
@@ -94,6 +133,8 @@ pub(crate) async fn running_total(db: impl PgExecutor<'_>) -> Result<Decimal, sq
 
 /// A new order to store.
 pub(crate) struct NewOrder {
+    /// The id clients will know the order by (UUIDv7: time-ordered).
+    pub external_id: Uuid,
     pub client_id: i64,
     pub idempotence_key: Uuid,
     pub amount: FiatAmount,
@@ -101,36 +142,50 @@ pub(crate) struct NewOrder {
     pub btc_amount: BtcAmount,
 }
 
-/// Inserts the order, its idempotence record and its outbox row in one
-/// statement; the trigger adds it to the running total.
-pub(crate) async fn insert_order(
+/// Inserts the orders, their idempotence records and their outbox rows in
+/// one statement; the trigger adds them all to the running total in one
+/// update. The events come back in the order given.
+pub(crate) async fn insert_orders(
     tx: &mut PgConnection,
-    order: &NewOrder,
-) -> Result<BuyOrderEvent, sqlx::Error> {
-    let sql = "WITH c AS (SELECT id, iso3 FROM currency WHERE iso3 = $3), \
+    orders: &[&NewOrder],
+) -> Result<Vec<BuyOrderEvent>, sqlx::Error> {
+    let sql = "WITH input AS ( \
+           SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::numeric[], \
+                                $5::numeric[], $6::numeric[], $7::uuid[]) WITH ORDINALITY \
+             AS t(external_id, client_id, iso3, currency_amount, btc_rate, btc_amount, \
+                  idempotence_key, position) \
+         ), \
          o AS ( \
            INSERT INTO buy_order (external_id, client_id, currency_id, currency_amount, btc_rate, btc_amount) \
-           SELECT $1, $2, c.id, $4, $5, $6 FROM c RETURNING * \
+           SELECT i.external_id, i.client_id, c.id, i.currency_amount, i.btc_rate, i.btc_amount \
+           FROM input i JOIN currency c ON c.iso3 = i.iso3 ORDER BY i.position RETURNING * \
          ), \
          r AS ( \
            INSERT INTO idempotence_record (client_id, idempotence_key, currency_id, currency_amount, buy_order_id) \
-           SELECT client_id, $7, currency_id, currency_amount, id FROM o \
+           SELECT o.client_id, i.idempotence_key, o.currency_id, o.currency_amount, o.id \
+           FROM o JOIN input i ON i.external_id = o.external_id \
          ), \
          outbox AS (INSERT INTO buy_order_outbox (buy_order_id) SELECT id FROM o) \
          SELECT o.id, o.client_id, o.external_id, o.created_at, o.currency_id, \
                 c.iso3::text AS currency_iso3, o.currency_amount, o.btc_rate, o.btc_amount \
-         FROM o JOIN c ON c.id = o.currency_id";
-    let row: OrderRow = sqlx::query_as(sql)
-        .bind(Uuid::now_v7())
-        .bind(order.client_id)
-        .bind(order.amount.currency().iso3())
-        .bind(order.amount.value())
-        .bind(order.btc_rate)
-        .bind(order.btc_amount.value())
-        .bind(order.idempotence_key)
-        .fetch_one(tx)
+         FROM o JOIN currency c ON c.id = o.currency_id ORDER BY o.id";
+    let column = |f: fn(&NewOrder) -> Decimal| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
+    let rows: Vec<OrderRow> = sqlx::query_as(sql)
+        .bind(orders.iter().map(|o| o.external_id).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.client_id).collect::<Vec<_>>())
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.amount.currency().iso3())
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|o| o.amount.value()))
+        .bind(column(|o| o.btc_rate))
+        .bind(column(|o| o.btc_amount.value()))
+        .bind(orders.iter().map(|o| o.idempotence_key).collect::<Vec<_>>())
+        .fetch_all(tx)
         .await?;
-    row.into_event()
+    rows.into_iter().map(OrderRow::into_event).collect()
 }
 
 /// Up to `limit` unpublished orders enqueued at least `min_age_ms` ago, locked
