@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The standard benchmark: a release build, a fresh native cluster with the
+# fake Coinbase on databases and queues of its own, every scenario of
+# `bench`, pgbench running the create transaction as the database's ceiling,
+# then `down`. Figures go to stdout and to target/bench/results-<time>.jsonl.
+#   scripts/bench.sh            the whole run (a few minutes)
+#   BENCH_QUICK=1 scripts/bench.sh   fewer requests, for a smoke run
+set -euo pipefail
+root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root_dir"
+
+# Databases and a queue of the benchmark's own, so that it starts empty and
+# leaves the everyday cluster's data alone.
+export WRITE_MODEL_DB_NAME=rsdist_bench_write READ_MODEL_DB_NAME=rsdist_bench_read
+export Q_EXCHANGE=rsdist_bench Q_QUEUE=rsdist_bench_buy_order
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+scale=1
+[[ ${BENCH_QUICK:-0} == 1 ]] && scale=10
+n() { echo $(($1 / scale)); }
+results="target/bench/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+bench() { target/release/bench "$@" --json "$results"; }
+pg() { PGPASSWORD=$WRITE_MODEL_DB_PWD psql -q -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" -U "$WRITE_MODEL_DB_USER" "$@"; }
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sr)"
+scripts/local-cluster.sh down >/dev/null 2>&1 || true
+scripts/backing-services.sh >/dev/null
+for db in "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME" rsdist_pgbench; do
+    pg -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+done
+cargo build --release --quiet -p bench
+FAKE_COINBASE=1 scripts/local-cluster.sh up
+trap 'scripts/local-cluster.sh down' EXIT
+
+echo "== footprint at idle"
+bench footprint --label idle
+echo "== create, replay, fetch"
+bench create -n "$(n 2000)" -c 1
+bench create -n "$(n 10000)" -c 8
+bench create -n "$(n 30000)" -c 64
+bench replay -n "$(n 20000)" -c 64
+bench fetch -n "$(n 20000)" -c 8
+bench fetch -n "$(n 50000)" -c 64
+echo "== lag"
+bench lag -n "$(n 1000)" -c 64
+echo "== footprint after load"
+bench footprint --label after-load
+echo "== depth"
+bench load --rows "$(n 1000000)"
+bench depth -n "$(n 5000)" -c 8 --depth "$(n 999000)"
+
+echo "== pgbench: the create transaction alone, on the same PostgreSQL"
+for file in migrations/write_model/*.sql; do pg -d rsdist_pgbench -f "$file" >/dev/null; done
+for clients in 1 8 64; do
+    tps=$(PGPASSWORD=$WRITE_MODEL_DB_PWD pgbench -n -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" \
+        -U "$WRITE_MODEL_DB_USER" -f scripts/bench/create_order.sql -c "$clients" -j 2 \
+        -T "$((15 / scale + 2))" rsdist_pgbench 2>/dev/null | awk '/^tps/ {print $3; exit}')
+    printf '{"scenario": "pgbench create transaction", "concurrency": %s, "throughput_per_s": %s}\n' \
+        "$clients" "$tps" >>"$results"
+done
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+create = {r["concurrency"]: r["throughput_per_s"] for r in rows if r["scenario"] == "create"}
+ceiling = {r["concurrency"]: r["throughput_per_s"] for r in rows if r["scenario"].startswith("pgbench")}
+for c in sorted(ceiling):
+    ours = create.get(c)
+    ratio = f"{ours / ceiling[c]:.2f}x" if ours else "-"
+    print(f"c={c:<3} pgbench {ceiling[c]:>9.1f} tps   create {ours or 0:>9.1f}/s   create/pgbench {ratio}")
+PY
+echo "== results: $results"
