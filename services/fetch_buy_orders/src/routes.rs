@@ -67,21 +67,24 @@ async fn buy_orders(
         last_reference = request.last_reference.map(|r| r.to_string()),
         "buy_orders_page_requested"
     );
-    let after = match request.last_reference {
-        None => None,
-        Some(reference) => {
-            let cursor = storage::cursor(&service.pool, CLIENT_ID, reference).await;
-            let cursor = cursor.map_err(ApiError::database)?;
-            Some(
-                cursor
-                    .ok_or_else(|| ApiError::NotFound(format!("no order {reference} was found")))?,
-            )
-        }
-    };
     // One row more than asked for says whether another page follows.
-    let mut rows = storage::page(&service.pool, CLIENT_ID, after, request.page_size + 1)
-        .await
-        .map_err(ApiError::database)?;
+    let mut rows = storage::page(
+        &service.pool,
+        CLIENT_ID,
+        request.last_reference,
+        request.page_size + 1,
+    )
+    .await
+    .map_err(ApiError::database)?;
+    if let (Some(reference), true) = (request.last_reference, rows.is_empty()) {
+        // An empty page: the end of the list, or a reference to no order of ours.
+        let known = storage::is_order_of(&service.pool, CLIENT_ID, reference).await;
+        if !known.map_err(ApiError::database)? {
+            return Err(ApiError::NotFound(format!(
+                "no order {reference} was found"
+            )));
+        }
+    }
     let page_size = usize::try_from(request.page_size).expect("page_size is within 1..=100");
     let has_more = rows.len() > page_size;
     rows.truncate(page_size);

@@ -8,13 +8,6 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Where a page starts: just after this order.
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
-pub(crate) struct Cursor {
-    created_at: OffsetDateTime,
-    id: i64,
-}
-
 #[derive(sqlx::FromRow)]
 struct Row {
     external_id: Uuid,
@@ -28,24 +21,29 @@ struct Row {
 const COLUMNS: &str = "external_id, created_at, currency_iso3::text AS currency_iso3, \
                        currency_amount, btc_rate, btc_amount";
 
-/// The position of the client's order `external_id`, if it is one of theirs.
-pub(crate) async fn cursor(
+/// Whether `external_id` is one of the client's orders.
+pub(crate) async fn is_order_of(
     pool: &PgPool,
     client_id: i64,
     external_id: Uuid,
-) -> Result<Option<Cursor>, sqlx::Error> {
-    sqlx::query_as("SELECT created_at, id FROM buy_order WHERE external_id = $1 AND client_id = $2")
-        .bind(external_id)
-        .bind(client_id)
-        .fetch_optional(pool)
-        .await
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT exists (SELECT FROM buy_order WHERE external_id = $1 AND client_id = $2)",
+    )
+    .bind(external_id)
+    .bind(client_id)
+    .fetch_one(pool)
+    .await
 }
 
-/// Up to `limit` of the client's orders, newest first, after `after` if given.
+/// Up to `limit` of the client's orders, newest first, after the order
+/// `after` if given. The cursor's position is a subquery the planner runs
+/// first, so even a deep page is one round trip and one index seek; an
+/// unknown cursor gives an empty page (see [`is_order_of`]).
 pub(crate) async fn page(
     pool: &PgPool,
     client_id: i64,
-    after: Option<Cursor>,
+    after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<BuyOrder>, sqlx::Error> {
     let rows: Vec<Row> = match after {
@@ -60,16 +58,17 @@ pub(crate) async fn page(
                 .fetch_all(pool)
                 .await?
         }
-        Some(cursor) => {
+        Some(reference) => {
             let sql = format!(
                 "SELECT {COLUMNS} FROM buy_order WHERE client_id = $1 \
-                 AND (created_at, id) < ($2, $3) \
-                 ORDER BY created_at DESC, id DESC LIMIT $4"
+                 AND (created_at, id) < ( \
+                   SELECT created_at, id FROM buy_order WHERE external_id = $2 AND client_id = $1 \
+                 ) \
+                 ORDER BY created_at DESC, id DESC LIMIT $3"
             );
             sqlx::query_as(&sql)
                 .bind(client_id)
-                .bind(cursor.created_at)
-                .bind(cursor.id)
+                .bind(reference)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
