@@ -34,4 +34,7 @@ fi
 
 scripts/static-checks.sh
 scripts/backing-services.sh
+# The end-to-end tests run the service binaries as processes; cargo builds a
+# package's binaries for its own tests only, so build them all first.
+cargo build --workspace --bins
 run_tests --workspace
