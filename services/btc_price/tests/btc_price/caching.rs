@@ -29,7 +29,7 @@ async fn concurrent_misses_share_one_upstream_call_even_with_the_cache_off() {
     // A slow answer keeps the one call open while all fifty requests arrive.
     fake.control(Control {
         mode: Some(Mode::Slow),
-        delay_ms: Some(1500),
+        delay_ms: Some(3000),
         ..Default::default()
     });
 
@@ -55,7 +55,7 @@ async fn with_the_cache_off_a_rate_change_shows_in_the_next_quote() {
 #[tokio::test]
 async fn with_the_cache_on_a_rate_change_shows_once_the_ttl_has_passed() {
     let fake = FakeCoinbase::start().await;
-    let service = start(&fake, 300, 2000).await;
+    let service = start(&fake, 1000, 2000).await;
 
     assert_eq!(buy(&service, "EUR").await.1["rate"], "44031.50");
     fake.set_rate("EUR", "45000.00");
@@ -64,7 +64,7 @@ async fn with_the_cache_on_a_rate_change_shows_once_the_ttl_has_passed() {
         "44031.50",
         "still cached"
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         buy(&service, "EUR").await.1["rate"],
         "45000.00",
