@@ -112,8 +112,12 @@ impl DatabaseConfig {
 
     /// Waits until `pool` can run a query, retrying every `retry_wait`.
     pub async fn wait_until_reachable(&self, pool: &PgPool) {
-        let ping = || sqlx::query("SELECT 1").execute(pool);
-        retry::until_ok(self.retry_wait, ping, |error| self.log_failure(error)).await;
+        retry::until_ok(
+            self.retry_wait,
+            || ping(pool),
+            |error| self.log_failure(error),
+        )
+        .await;
         tracing::info!(database = %self.label, name = %self.name, "connected_to_database");
     }
 
@@ -131,23 +135,21 @@ impl DatabaseConfig {
 
     /// Connects, waiting `retry_wait` between attempts for as long as it takes.
     pub async fn connect_with_retry(&self) -> PgPool {
-        let pool = retry::until_ok(
-            self.retry_wait,
-            || self.connect(),
-            |error| {
-                tracing::warn!(
-                    database = %self.label,
-                    host = %self.host,
-                    port = self.port,
-                    name = %self.name,
-                    error = %error,
-                    retry_in_s = self.retry_wait.as_secs(),
-                    "failed_to_connect_to_database"
-                );
-            },
-        )
-        .await;
+        let connect = || self.connect();
+        let pool = retry::until_ok(self.retry_wait, connect, |error| self.log_failure(error)).await;
         tracing::info!(database = %self.label, name = %self.name, "connected_to_database");
         pool
     }
+}
+
+/// One round trip to the database. Fails when it cannot be reached.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(drop)
+}
+
+/// For a healthcheck: `Ok` when the database `what` answers, else the reason.
+pub async fn reachable(pool: &PgPool, what: &str) -> Result<(), String> {
+    ping(pool)
+        .await
+        .map_err(|error| format!("the {what} is unreachable: {error}"))
 }

@@ -14,6 +14,7 @@ use axum::{Json, Router, middleware};
 use domain::BuyOrder;
 use platform::api_error::{ApiError, FieldError};
 use platform::health::{Readiness, health_response};
+use platform::postgres;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -172,10 +173,7 @@ async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
     let state = async {
         service.startup.current()?;
         service.publisher.current()?;
-        sqlx::query("SELECT 1")
-            .execute(&service.place.pool)
-            .await
-            .map_err(|error| format!("the write model is unreachable: {error}"))?;
+        postgres::reachable(&service.place.pool, "write model").await?;
         let prices: &PriceClient = &service.place.prices;
         prices.healthy(&service.btc_price_healthcheck).await
     };

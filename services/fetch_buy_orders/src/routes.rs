@@ -12,6 +12,7 @@ use axum::{Json, Router, middleware};
 use domain::BuyOrder;
 use platform::api_error::{ApiError, FieldError};
 use platform::health::{Readiness, health_response};
+use platform::postgres;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -136,11 +137,7 @@ fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>
 async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
     let state = async {
         service.startup.current()?;
-        sqlx::query("SELECT 1")
-            .execute(&service.pool)
-            .await
-            .map(drop)
-            .map_err(|error| format!("the read model is unreachable: {error}"))
+        postgres::reachable(&service.pool, "read model").await
     };
     health_response(state.await)
 }

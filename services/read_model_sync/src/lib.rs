@@ -17,7 +17,7 @@ use platform::config::{ConfigError, Env, ListenConfig};
 use platform::health::{Readiness, health_response};
 use platform::http;
 use platform::migrations_gate::MigrationsGate;
-use platform::postgres::DatabaseConfig;
+use platform::postgres::{self, DatabaseConfig};
 use platform::rabbitmq::QueueConfig;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -132,11 +132,7 @@ async fn consume(config: Config, consumer: Consumer, cancel: CancellationToken) 
 async fn healthcheck(State(health): State<Health>) -> Response {
     let state = async {
         health.consuming.current()?;
-        sqlx::query("SELECT 1")
-            .execute(&health.pool)
-            .await
-            .map(drop)
-            .map_err(|error| format!("the read model is unreachable: {error}"))
+        postgres::reachable(&health.pool, "read model").await
     };
     health_response(state.await)
 }
