@@ -1,10 +1,13 @@
-//! Binding and serving an axum router until shutdown.
+//! Binding and serving an axum router until shutdown, with the service's
+//! background work stopped alongside.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::ListenConfig;
 use crate::request_id;
@@ -35,4 +38,39 @@ pub async fn serve(
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// How long background work may take to stop once shutdown begins.
+const BACKGROUND_STOP_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Serves `router` as [`serve`] does while `background` (the relay, the
+/// consumer) runs beside it. On `shutdown` both stop: the server finishes its
+/// requests, `background` sees its token cancelled and is awaited for up to
+/// ten seconds. Fails only when the listener itself fails.
+pub async fn serve_with_background<Background>(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    name: &'static str,
+    background: impl FnOnce(CancellationToken) -> Background,
+) -> std::io::Result<()>
+where
+    Background: Future<Output = ()> + Send + 'static,
+{
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(background(cancel.clone()));
+    let stop = cancel.clone();
+    let served = serve(listener, router, async move {
+        shutdown.await;
+        stop.cancel();
+    })
+    .await;
+    cancel.cancel();
+    if tokio::time::timeout(BACKGROUND_STOP_DEADLINE, running)
+        .await
+        .is_err()
+    {
+        tracing::warn!(task = name, deadline_s = 10, "background_task_not_stopped");
+    }
+    served
 }

@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
+use sqlx::PgPool;
+
 use crate::config::{ConfigError, Env, UpstreamConfig};
+use crate::health::Readiness;
+use crate::postgres::DatabaseConfig;
 
 /// The migration service's healthcheck: `MIGRATION_PROTOCOL`, `_HOST`, `_PORT`.
 #[derive(Debug, Clone)]
@@ -40,5 +44,18 @@ impl MigrationsGate {
             tokio::time::sleep(wait).await;
         }
         tracing::info!(url = %self.url, "migrations_applied");
+    }
+
+    /// Waits for the schema, then for `pool` on `database` to answer (both
+    /// retried every `database.retry_wait`), then marks `readiness` ready.
+    pub async fn open_when_ready(
+        &self,
+        database: &DatabaseConfig,
+        pool: &PgPool,
+        readiness: &Readiness,
+    ) {
+        self.wait_until_applied(database.retry_wait).await;
+        database.wait_until_reachable(pool).await;
+        readiness.set_ready();
     }
 }

@@ -24,7 +24,6 @@ use platform::migrations_gate::MigrationsGate;
 use platform::postgres::DatabaseConfig;
 use platform::rabbitmq::QueueConfig;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::batch_writer::BatchWriter;
 use crate::outbox_relay::OutboxRelay;
@@ -110,36 +109,26 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let cancel = CancellationToken::new();
-        let startup = tokio::spawn(start(self.config, self.service.clone()));
-        let relay = tokio::spawn(self.relay.run(cancel.clone()));
-        let stop = cancel.clone();
-        let served = http::serve(self.listener, routes::router(self.service), async move {
-            shutdown.await;
-            stop.cancel();
-        })
+        // The API answers 503 until the schema is there and the write model answers.
+        let (config, service) = (self.config, self.service.clone());
+        let startup = tokio::spawn(async move {
+            let database = &config.write_model;
+            config
+                .migrations
+                .open_when_ready(database, &service.place.pool, &service.startup)
+                .await;
+        });
+        let router = routes::router(self.service);
+        let relay = self.relay;
+        let served = http::serve_with_background(
+            self.listener,
+            router,
+            shutdown,
+            "outbox_relay",
+            |cancel| relay.run(cancel),
+        )
         .await;
-        cancel.cancel();
         startup.abort();
-        if tokio::time::timeout(Duration::from_secs(10), relay)
-            .await
-            .is_err()
-        {
-            tracing::warn!("outbox relay did not stop within 10 s");
-        }
         served
     }
-}
-
-/// Waits for the schema and the write model, then opens the API.
-async fn start(config: Config, service: Arc<Service>) {
-    config
-        .migrations
-        .wait_until_applied(config.write_model.retry_wait)
-        .await;
-    config
-        .write_model
-        .wait_until_reachable(&service.place.pool)
-        .await;
-    service.startup.set_ready();
 }

@@ -70,12 +70,11 @@ impl App {
         let service = self.service.clone();
         let config = self.config;
         let startup = tokio::spawn(async move {
+            let database = &config.read_model;
             config
                 .migrations
-                .wait_until_applied(config.read_model.retry_wait)
+                .open_when_ready(database, &service.pool, &service.startup)
                 .await;
-            config.read_model.wait_until_reachable(&service.pool).await;
-            service.startup.set_ready();
         });
         let served = http::serve(self.listener, routes::router(self.service), shutdown).await;
         startup.abort();

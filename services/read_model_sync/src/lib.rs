@@ -7,7 +7,6 @@ mod storage;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -88,7 +87,6 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let cancel = CancellationToken::new();
         let consumer = Consumer {
             pool: self.pool.clone(),
             queue: self.config.queue.clone(),
@@ -96,7 +94,6 @@ impl App {
             database_retry_wait: self.config.read_model.retry_wait,
             consuming: self.consuming.clone(),
         };
-        let consuming = tokio::spawn(consume(self.config, consumer, cancel.clone()));
         let health = Health {
             pool: self.pool,
             consuming: self.consuming,
@@ -104,20 +101,11 @@ impl App {
         let router = Router::new()
             .route("/healthcheck", get(healthcheck))
             .with_state(health);
-        let stop = cancel.clone();
-        let served = http::serve(self.listener, router, async move {
-            shutdown.await;
-            stop.cancel();
+        let config = self.config;
+        http::serve_with_background(self.listener, router, shutdown, "consumer", |cancel| {
+            consume(config, consumer, cancel)
         })
-        .await;
-        cancel.cancel();
-        if tokio::time::timeout(Duration::from_secs(10), consuming)
-            .await
-            .is_err()
-        {
-            tracing::warn!("consumer did not stop within 10 s");
-        }
-        served
+        .await
     }
 }
 
