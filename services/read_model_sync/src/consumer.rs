@@ -15,7 +15,7 @@ use lapin::options::{
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use platform::health::Readiness;
 use platform::rabbitmq::{QueueConfig, connection_lost};
 use platform::retry;
@@ -29,6 +29,8 @@ use crate::storage;
 enum ConsumeError {
     #[error(transparent)]
     Queue(#[from] lapin::Error),
+    #[error("the broker did not take a message onto the dead-letter queue")]
+    DeadLetterRefused,
     #[error("the broker ended the subscription or the connection was lost")]
     Ended,
 }
@@ -136,7 +138,7 @@ impl Consumer {
         channel: &Channel,
         batch: Vec<Delivery>,
         cancel: &CancellationToken,
-    ) -> lapin::Result<bool> {
+    ) -> Result<bool, ConsumeError> {
         let mut events = Vec::with_capacity(batch.len());
         for delivery in batch {
             match BuyOrderEvent::from_json(&delivery.data) {
@@ -219,13 +221,14 @@ impl Consumer {
     }
 
     /// Parks a message on the dead-letter queue with the reason in its
-    /// headers, waits for the broker's confirm, then acknowledges it.
+    /// headers, waits for the broker's confirm, then acknowledges it. Fails,
+    /// leaving the message unacknowledged, if the broker does not confirm.
     async fn dead_letter(
         &self,
         channel: &Channel,
         delivery: &Delivery,
         reason: &str,
-    ) -> lapin::Result<()> {
+    ) -> Result<(), ConsumeError> {
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
         headers.insert(
             "x-dead-letter-reason".into(),
@@ -246,7 +249,7 @@ impl Consumer {
             None => properties,
         };
         let dead_letter_queue = self.queue.dead_letter_queue();
-        channel
+        let confirmation = channel
             .basic_publish(
                 "".into(),
                 dead_letter_queue.as_str().into(),
@@ -256,6 +259,10 @@ impl Consumer {
             )
             .await?
             .await?;
+        // Only a parked message may leave the queue; otherwise it is redelivered.
+        if !matches!(confirmation, Confirmation::Ack(None)) {
+            return Err(ConsumeError::DeadLetterRefused);
+        }
         delivery.ack(BasicAckOptions::default()).await?;
         tracing::warn!(queue = %dead_letter_queue, reason, "buy_order_event_dead_lettered");
         Ok(())
