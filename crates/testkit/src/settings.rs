@@ -1,25 +1,30 @@
 //! Where the backing services are: the process environment, falling back to
 //! the repository's `.env`, so `cargo test` works without `./test.sh` too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use platform::config::Env;
 use platform::postgres::DatabaseConfig;
 use platform::rabbitmq::QueueConfig;
 
+/// The repository's `.env`: `NAME=value` lines, comments skipped (empty if
+/// the file cannot be read).
+pub fn dotenv() -> BTreeMap<String, String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect()
+}
+
 /// The `.env` defaults overlaid with the process environment.
 pub fn variables() -> &'static HashMap<String, String> {
     static VARIABLES: OnceLock<HashMap<String, String>> = OnceLock::new();
     VARIABLES.get_or_init(|| {
-        let dotenv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env");
-        let mut variables: HashMap<String, String> = std::fs::read_to_string(dotenv)
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| !line.trim_start().starts_with('#'))
-            .filter_map(|line| line.split_once('='))
-            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-            .collect();
+        let mut variables: HashMap<String, String> = dotenv().into_iter().collect();
         variables.extend(std::env::vars());
         variables
     })

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use platform::config::{ConfigError, Env};
 use platform::telemetry::fluentd::FluentdConfig;
+use testkit::settings::dotenv;
 use yaml_rust2::{Yaml, YamlLoader};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -22,15 +23,6 @@ const INFRASTRUCTURE_PORTS: [(&str, &str); 4] = [
 
 /// Hosts outside the cluster.
 const THIRD_PARTY_HOSTS: [&str; 1] = ["CB_HOST"];
-
-fn dotenv() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(format!("{ROOT}/.env")).expect("reading .env");
-    text.lines()
-        .filter(|line| !line.trim_start().starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect()
-}
 
 /// `${NAME}` and `${NAME:-default}` replaced from `.env`, as compose does.
 fn interpolate(text: &str, variables: &BTreeMap<String, String>) -> String {
