@@ -91,8 +91,19 @@ pub(crate) async fn find_idempotence_record(
     client_id: i64,
     key: Uuid,
 ) -> Result<Option<IdempotenceRecord>, sqlx::Error> {
-    let found = find_idempotence_records(db, client_id, &[key]).await?;
-    Ok(found.into_iter().next().map(|(_, record)| record))
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM idempotence_record r \
+         JOIN buy_order o ON o.id = r.buy_order_id \
+         JOIN currency c ON c.id = r.currency_id \
+         WHERE r.client_id = $1 AND r.idempotence_key = $2"
+    );
+    let row: Option<OrderRow> = sqlx::query_as(&sql)
+        .bind(client_id)
+        .bind(key)
+        .fetch_optional(db)
+        .await?;
+    row.map(|row| row.into_event().map(IdempotenceRecord::from_event))
+        .transpose()
 }
 
 impl IdempotenceRecord {
