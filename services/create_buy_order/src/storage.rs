@@ -86,9 +86,9 @@ struct KeyedOrderRow {
 }
 
 /// The record of `key` for `client`, with its order, if the key was used.
-/// Its own statement rather than the batch lookup with a one-key array: with
-/// `= $2` PostgreSQL settles on one cached plan, while `= ANY($2)` is planned
-/// afresh on every call, which halved the replay rate in the benchmark.
+/// Its own statement rather than the batch lookup with a one-key array: that
+/// halved the replay rate in the benchmark, most likely because PostgreSQL
+/// keeps planning an `= ANY($2)` statement afresh rather than reuse its plan.
 pub(crate) async fn find_idempotence_record(
     db: impl PgExecutor<'_>,
     client_id: i64,
