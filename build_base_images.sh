@@ -4,11 +4,16 @@
 #   rsdist/runtime:3.22   Alpine, CA certificates, an unprivileged user
 #   rsdist/postgres-base, rsdist/rabbitmq-base, rsdist/fluentd-base
 #                         the infrastructure images, pinned, under our names
+# Without a registry (or with RSDIST_IMAGES=offline) it builds their offline
+# stand-ins from Debian's packages instead: scripts/offline-images.sh bases.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/docker.sh
 source scripts/docker.sh
 require_docker_engine
+if [[ $(image_source) == offline ]]; then
+    exec scripts/offline-images.sh bases
+fi
 
 infrastructure=(
     "postgres:17-alpine rsdist/postgres-base:17-alpine"

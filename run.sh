@@ -4,6 +4,11 @@
 #                      `docker-compose`), building the images first if missing
 #   ./run.sh --local   as native processes on this machine (no Docker needed);
 #                      follows the logs, and stops everything on Ctrl-C
+# FAKE_COINBASE=1 adds the fake Coinbase (compose profile fake_coinbase, or a
+# process with --local) and points btc_price at it, for machines that cannot
+# reach Coinbase; its control API is on 127.0.0.1:$FAKE_COINBASE_EXT_PORT.
+# Without an image registry the images are built offline from Debian's
+# packages (RSDIST_IMAGES=offline forces that; see scripts/docker.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -17,15 +22,21 @@ fi
 
 # shellcheck source=scripts/docker.sh
 source scripts/docker.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
 find_compose
 require_docker_engine
 if images_missing; then
     if base_images_missing; then ./build_base_images.sh; fi
     ./build_run_images.sh
 fi
+if [[ ${FAKE_COINBASE:-0} == 1 ]]; then
+    # The shell's variables win over .env in compose's interpolation.
+    export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
+    echo "fake Coinbase control API: http://127.0.0.1:$FAKE_COINBASE_EXT_PORT/control"
+fi
 "${compose[@]}" up -d
-# shellcheck source=scripts/env.sh
-source scripts/env.sh
+wait_until_healthy 300
 echo "PUT  http://localhost:$CREATE_BUY_ORDER_EXT_PORT/buy_order"
 echo "GET  http://localhost:$FETCH_BUY_ORDERS_EXT_PORT/buy_orders"
 echo "RabbitMQ management: http://localhost:$Q_MANAGEMENT_EXT_PORT ($Q_USER)"

@@ -5,4 +5,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/docker.sh
 source scripts/docker.sh
 find_compose
-"${compose[@]}" down
+# Every profile, so that the fake Coinbase and the replica stop too.
+COMPOSE_PROFILES=fake_coinbase,scale_out "${compose[@]}" down

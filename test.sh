@@ -3,7 +3,15 @@
 #   ./test.sh            static checks of the container and script files, then
 #                        PostgreSQL and RabbitMQ made reachable (installed and
 #                        started on a fresh Debian machine), then every test of
-#                        the workspace against them. Fails on any failure.
+#                        the workspace against them; then, where a Docker
+#                        engine answers, the compose suite (--compose).
+#                        Fails on any failure.
+#   ./test.sh --compose  the compose suite alone: builds the images (offline
+#                        from Debian's packages where no registry answers),
+#                        brings the cluster up from nothing with the fake
+#                        Coinbase, runs the black-box tests against its
+#                        published ports and the container faults, and removes
+#                        the cluster, its network and volumes afterwards.
 #   ./test.sh --cluster  the end-to-end tests that need no process control, run
 #                        against a cluster already up at the .env ports (compose
 #                        or scripts/local-cluster.sh).
@@ -12,8 +20,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
+nextest_available() { cargo nextest --version >/dev/null 2>&1; }
+
 run_tests() {
-    if cargo nextest --version >/dev/null 2>&1; then
+    if nextest_available; then
         cargo nextest run --no-fail-fast "$@"
     else
         echo "test.sh: cargo-nextest not found; using cargo test" >&2
@@ -21,20 +31,65 @@ run_tests() {
     fi
 }
 
-if [[ ${1:-} == --cluster ]]; then
-    echo "test.sh: black-box tests against http://localhost:$CREATE_BUY_ORDER_EXT_PORT and :$FETCH_BUY_ORDERS_EXT_PORT"
-    echo "test.sh: skipped here: the fault and white-box tests, which start, stop and inspect processes and databases"
-    if cargo nextest --version >/dev/null 2>&1; then
+blackbox_against_published_ports() {
+    if nextest_available; then
         RSDIST_E2E_TARGET=published cargo nextest run -p e2e --test e2e -E 'test(/^blackbox::/)'
     else
         RSDIST_E2E_TARGET=published cargo test -p e2e --test e2e blackbox::
     fi
-    exit
-fi
+}
 
-scripts/static-checks.sh
+compose_suite() {
+    # shellcheck source=scripts/docker.sh
+    source scripts/docker.sh
+    require_docker_engine
+    find_compose
+    if base_images_missing; then ./build_base_images.sh; fi
+    ./build_run_images.sh
+    export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
+    # shellcheck disable=SC2064 # the command is fixed now
+    trap "COMPOSE_PROFILES=fake_coinbase,scale_out ${compose[*]} down -v --remove-orphans >/dev/null 2>&1" EXIT
+    COMPOSE_PROFILES=fake_coinbase,scale_out "${compose[@]}" down -v --remove-orphans
+    local started=$SECONDS
+    "${compose[@]}" up -d
+    wait_until_healthy 300
+    echo "test.sh: compose cluster healthy $((SECONDS - started)) s after up"
+    echo "test.sh: black-box tests against the compose cluster"
+    blackbox_against_published_ports
+    echo "test.sh: container faults, one at a time"
+    export RSDIST_COMPOSE="${compose[*]}"
+    if nextest_available; then
+        cargo nextest run -p e2e --test compose_cluster --run-ignored only --test-threads 1 --no-fail-fast
+    else
+        cargo test -p e2e --test compose_cluster -- --ignored --test-threads 1
+    fi
+}
+
+docker_engine_answers() { type -P docker >/dev/null && docker info >/dev/null 2>&1; }
+
+case ${1:-} in
+    --cluster)
+        echo "test.sh: black-box tests against http://localhost:$CREATE_BUY_ORDER_EXT_PORT and :$FETCH_BUY_ORDERS_EXT_PORT"
+        echo "test.sh: skipped here: the fault and white-box tests, which start, stop and inspect processes and databases"
+        blackbox_against_published_ports
+        exit
+        ;;
+    --compose)
+        compose_suite
+        exit
+        ;;
+esac
+
+# The static checks, run from nothing: hadolint installed afresh, so that a
+# fresh machine's set-up is what every run exercises.
+scripts/check-tool-installs.sh
 scripts/backing-services.sh
 # The end-to-end tests run the service binaries as processes; cargo builds a
 # package's binaries for its own tests only, so build them all first.
 cargo build --workspace --bins
 run_tests --workspace
+if docker_engine_answers; then
+    compose_suite
+else
+    echo "test.sh: no Docker engine answers: the compose suite (./test.sh --compose) was not run"
+fi

@@ -6,7 +6,7 @@ RUST_SERVICES=(migration btc_price create_buy_order read_model_sync fetch_buy_or
 export INFRASTRUCTURE_SERVICES RUST_SERVICES
 
 require_docker_engine() {
-    if ! command -v docker >/dev/null; then
+    if ! type -P docker >/dev/null; then
         echo "Docker is not installed; run the cluster natively with ./run.sh --local" >&2
         exit 1
     fi
@@ -21,7 +21,7 @@ require_docker_engine() {
 find_compose() {
     if docker compose version >/dev/null 2>&1; then
         compose=(docker compose)
-    elif command -v docker-compose >/dev/null; then
+    elif type -P docker-compose >/dev/null; then
         compose=(docker-compose)
     else
         echo "Docker Compose is not installed; run the cluster natively with ./run.sh --local" >&2
@@ -29,16 +29,63 @@ find_compose() {
     fi
 }
 
+# Where the images come from, from RSDIST_IMAGES: "registry" (the pinned
+# upstream images, pulled), "offline" (built from Debian's packages by
+# scripts/offline-images.sh), or "auto" (the default): offline when the
+# registry cannot be reached and the upstream bases are not here already.
+image_source() {
+    case ${RSDIST_IMAGES:-auto} in
+        registry | offline) echo "$RSDIST_IMAGES" ;;
+        auto)
+            if docker image inspect rsdist/postgres-base:17-alpine >/dev/null 2>&1 ||
+                docker pull -q postgres:17-alpine >/dev/null 2>&1; then
+                echo registry
+            else
+                echo offline
+            fi
+            ;;
+        *)
+            echo "RSDIST_IMAGES must be auto, registry or offline, not '$RSDIST_IMAGES'" >&2
+            exit 1
+            ;;
+    esac
+}
+
+# Waits up to $1 seconds (default 300) until every container of the compose
+# project is healthy; says which are not, and fails, when time is up.
+wait_until_healthy() {
+    local deadline=$((SECONDS + ${1:-300})) states
+    while true; do
+        # shellcheck disable=SC2046 # one word per container id
+        states=$(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' \
+            $("${compose[@]}" ps -q))
+        if ! grep -qv ' healthy$' <<<"$states"; then
+            return 0
+        fi
+        if ((SECONDS >= deadline)); then
+            echo "not healthy after ${1:-300} s:" >&2
+            grep -v ' healthy$' <<<"$states" >&2
+            return 1
+        fi
+        sleep 1
+    done
+}
+
 images_missing() {
     local service
-    for service in "${INFRASTRUCTURE_SERVICES[@]}" "${RUST_SERVICES[@]}"; do
+    for service in "${INFRASTRUCTURE_SERVICES[@]}" "${RUST_SERVICES[@]}" fake_coinbase; do
         docker image inspect "rsdist/$service:latest" >/dev/null 2>&1 || return 0
     done
     return 1
 }
 
 base_images_missing() {
-    docker image inspect rsdist/builder:1.95 >/dev/null 2>&1 || return 0
-    docker image inspect rsdist/runtime:3.22 >/dev/null 2>&1 || return 0
+    local images=(rsdist/builder:1.95 rsdist/runtime:3.22) image
+    if [[ $(image_source) == offline ]]; then
+        images=(rsdist/debian:12 rsdist/runtime:debian-12 rsdist/postgres-base:debian-12 rsdist/rabbitmq-base:debian-12)
+    fi
+    for image in "${images[@]}"; do
+        docker image inspect "$image" >/dev/null 2>&1 || return 0
+    done
     return 1
 }

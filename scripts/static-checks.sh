@@ -54,7 +54,7 @@ install_missing() {
 install_missing
 read -ra compose <<<"$(compose_command)"
 "${compose[@]}" -f docker-compose.yml config -q
-dockerfiles=(docker/*.Dockerfile services/Dockerfile services/*/Dockerfile)
+dockerfiles=(docker/*.Dockerfile docker/offline/*.Dockerfile services/Dockerfile services/*/Dockerfile)
 "$hadolint_bin" "${dockerfiles[@]}"
 scripts=(scripts/*.sh ./*.sh .ci/run)
 shellcheck -x "${scripts[@]}"

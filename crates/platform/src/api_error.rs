@@ -65,18 +65,31 @@ impl ApiError {
     /// request may be retried), else a 500.
     pub fn database(error: impl Into<std::sync::Arc<sqlx::Error>>) -> Self {
         let error = error.into();
-        match &*error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %error, "database_unavailable");
-                Self::Unavailable("the database is unavailable; please retry".into())
-            }
-            _ => Self::internal(error),
+        if database_unavailable(&error) {
+            tracing::warn!(error = %error, "database_unavailable");
+            Self::Unavailable("the database is unavailable; please retry".into())
+        } else {
+            Self::internal(error)
         }
     }
 
     /// Wraps an unexpected error as a 500.
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(error.into())
+    }
+}
+
+/// Whether `error` says the database could not be reached or went away, as
+/// opposed to refusing the statement: no pool connection, a broken socket, or
+/// the server ending the session (SQLSTATE class 08, connection exception;
+/// class 57, operator intervention, e.g. 57P01 when it is shut down).
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
     }
 }
 

@@ -57,13 +57,18 @@ where
 }
 
 async fn check_health(service: &str, env: &Env) -> ExitCode {
-    let port: u16 = match env.required("SERVICE_PORT") {
-        Ok(port) => port,
+    match env.required("SERVICE_PORT") {
+        Ok(port) => check_health_on(service, port).await,
         Err(error) => {
             eprintln!("{service}: {error}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
+    }
+}
+
+/// Asks `GET /healthcheck` on this machine's `port`: success only on a 200,
+/// with the reason printed otherwise. For a container's HEALTHCHECK.
+pub async fn check_health_on(service: &str, port: u16) -> ExitCode {
     let url = format!("http://127.0.0.1:{port}/healthcheck");
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))

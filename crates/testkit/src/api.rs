@@ -40,6 +40,15 @@ impl Api {
         }
     }
 
+    /// The same client, giving up on a request after `timeout`.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("a client with a timeout");
+        self
+    }
+
     /// A client of the cluster published on this machine at the `.env` ports.
     pub fn published() -> Self {
         let variables = crate::settings::variables();
@@ -54,6 +63,13 @@ impl Api {
     pub async fn put_order(&self, body: &Value) -> Reply {
         let url = format!("{}/buy_order", self.create_url);
         self.send(self.http.put(url).json(body)).await
+    }
+
+    /// `PUT /buy_order`, or the transport error when no answer came (for
+    /// tests that cut the service off mid-request).
+    pub async fn try_put_order(&self, body: &Value) -> Result<Reply, reqwest::Error> {
+        let url = format!("{}/buy_order", self.create_url);
+        self.try_send(self.http.put(url).json(body)).await
     }
 
     /// `PUT /buy_order` for `amount` in `currency` with a fresh key.
@@ -80,7 +96,11 @@ impl Api {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("the service answers");
+        self.try_send(request).await.expect("the service answers")
+    }
+
+    async fn try_send(&self, request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+        let response = request.send().await?;
         let status = response.status();
         let headers = response.headers();
         let replayed = headers
@@ -90,12 +110,12 @@ impl Api {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let text = response.text().await.expect("a body");
-        Reply {
+        let text = response.text().await?;
+        Ok(Reply {
             status,
             replayed,
             request_id,
             text,
-        }
+        })
     }
 }

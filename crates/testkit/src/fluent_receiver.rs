@@ -27,6 +27,9 @@ impl ReceivedEvent {
 
 type Events = Arc<Mutex<Vec<ReceivedEvent>>>;
 
+/// What a receiver does with the events of one message, before it acks them.
+pub type EventSink = Arc<dyn Fn(Vec<ReceivedEvent>) + Send + Sync>;
+
 /// A running receiver; it stops when dropped.
 pub struct FluentReceiver {
     port: u16,
@@ -47,7 +50,13 @@ impl FluentReceiver {
             .expect("binding the receiver");
         let port = listener.local_addr().expect("its address").port();
         let events = Events::default();
-        let server = tokio::spawn(accept(listener, events.clone()));
+        let kept = events.clone();
+        let sink: EventSink = Arc::new(move |decoded| {
+            kept.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(decoded);
+        });
+        let server = tokio::spawn(serve(listener, sink));
         Self {
             port,
             events,
@@ -92,14 +101,16 @@ impl Drop for FluentReceiver {
     }
 }
 
-async fn accept(listener: TcpListener, events: Events) {
+/// Accepts forward-protocol connections on `listener` until it fails, handing
+/// every decoded event to `sink`.
+pub async fn serve(listener: TcpListener, sink: EventSink) {
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(receive(stream, events.clone()));
+        tokio::spawn(receive(stream, sink.clone()));
     }
 }
 
 /// Reads whole msgpack values off the stream, however the bytes arrive.
-async fn receive(mut stream: TcpStream, events: Events) {
+async fn receive(mut stream: TcpStream, sink: EventSink) {
     let mut buffer = Vec::new();
     let mut chunk = [0_u8; 16 * 1024];
     loop {
@@ -115,10 +126,7 @@ async fn receive(mut stream: TcpStream, events: Events) {
             let consumed = usize::try_from(cursor.position()).expect("within the buffer");
             buffer.drain(..consumed);
             let (decoded, ack) = decode(&message);
-            events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(decoded);
+            sink(decoded);
             if let Some(ack) = ack {
                 let mut answer = Vec::new();
                 let map = Value::Map(vec![(Value::from("ack"), Value::from(ack))]);

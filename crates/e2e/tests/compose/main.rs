@@ -197,35 +197,69 @@ fn every_host_and_port_names_another_service_and_its_port() {
     }
 }
 
+/// A published port as (host address, host port, container port); the host
+/// address is empty when compose publishes on every interface.
+fn split_mapping(mapping: &str) -> (String, String, String) {
+    match mapping.split(':').collect::<Vec<_>>()[..] {
+        [host, container] => (String::new(), host.to_owned(), container.to_owned()),
+        [address, host, container] => (address.to_owned(), host.to_owned(), container.to_owned()),
+        _ => panic!("not [address:]host:container: {mapping}"),
+    }
+}
+
 #[test]
-fn only_the_two_apis_and_the_management_ui_are_published() {
+fn only_the_two_apis_are_public_and_every_other_published_port_is_loopback() {
     let compose = Compose::load();
     let variables = dotenv();
+    let service_port = |service: &str| compose.environment(service)["SERVICE_PORT"].clone();
     let mut published = BTreeMap::new();
     for service in compose.services.keys() {
         for mapping in compose.published(service) {
-            let (host, container) = mapping.split_once(':').expect("host:container");
-            published.insert(host.to_owned(), (service.clone(), container.to_owned()));
+            let (address, host, container) = split_mapping(&mapping);
+            published.insert(host, (address, service.clone(), container));
         }
     }
+    let port = |name: &str| variables[name].clone();
     let expected = BTreeMap::from([
         (
-            variables["CREATE_BUY_ORDER_EXT_PORT"].clone(),
+            port("CREATE_BUY_ORDER_EXT_PORT"),
             (
+                String::new(),
                 "create_buy_order".to_owned(),
-                compose.environment("create_buy_order")["SERVICE_PORT"].clone(),
+                service_port("create_buy_order"),
             ),
         ),
         (
-            variables["FETCH_BUY_ORDERS_EXT_PORT"].clone(),
+            port("FETCH_BUY_ORDERS_EXT_PORT"),
             (
+                String::new(),
                 "fetch_buy_orders".to_owned(),
-                compose.environment("fetch_buy_orders")["SERVICE_PORT"].clone(),
+                service_port("fetch_buy_orders"),
             ),
         ),
         (
-            variables["Q_MANAGEMENT_EXT_PORT"].clone(),
-            ("queue".to_owned(), "15672".to_owned()),
+            port("Q_MANAGEMENT_EXT_PORT"),
+            (
+                "127.0.0.1".to_owned(),
+                "queue".to_owned(),
+                "15672".to_owned(),
+            ),
+        ),
+        (
+            port("CREATE_BUY_ORDER_REPLICA_EXT_PORT"),
+            (
+                "127.0.0.1".to_owned(),
+                "create_buy_order_replica".to_owned(),
+                service_port("create_buy_order"),
+            ),
+        ),
+        (
+            port("FAKE_COINBASE_EXT_PORT"),
+            (
+                "127.0.0.1".to_owned(),
+                "fake_coinbase".to_owned(),
+                port("FAKE_COINBASE_PORT"),
+            ),
         ),
     ]);
     assert_eq!(published, expected);

@@ -1,0 +1,256 @@
+//! Exact order accounting through faults. A stream of creates records every
+//! request it made; afterwards each request that got no 200 is retried with
+//! the same idempotence key until it does (the client's duty, and safe by
+//! idempotence). Then every order the ledger holds must be listed exactly
+//! once by GET /buy_orders, and the listing must have grown by exactly that
+//! many orders: nothing lost, nothing duplicated, nothing else.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use testkit::Api;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// How long the read model may take to show every order after a fault.
+const CONSISTENT_WITHIN: Duration = Duration::from_secs(120);
+
+/// What a stream of creates saw: by idempotence key, the body sent and the
+/// order id once a 200 came.
+#[derive(Default)]
+pub struct Ledger {
+    requests: BTreeMap<String, (Value, Option<String>)>,
+    /// Answers other than 200, by status (or "no answer"), for the report.
+    pub failures: BTreeMap<String, usize>,
+}
+
+impl Ledger {
+    /// Records one request and its outcome.
+    pub fn record(&mut self, body: Value, outcome: &Result<testkit::Reply, reqwest::Error>) {
+        let key = body["idempotence_key"].as_str().expect("a key").to_owned();
+        let id = match outcome {
+            Ok(reply) if reply.status == 200 => Some(order_id(reply)),
+            Ok(reply) => {
+                *self.failures.entry(reply.status.to_string()).or_default() += 1;
+                None
+            }
+            Err(_) => {
+                *self.failures.entry("no answer".into()).or_default() += 1;
+                None
+            }
+        };
+        let entry = self.requests.entry(key).or_insert((body, None));
+        entry.1 = entry.1.take().or(id);
+    }
+
+    /// Requests still without a 200.
+    fn unanswered(&self) -> Vec<Value> {
+        let pending = self.requests.values().filter(|(_, id)| id.is_none());
+        pending.map(|(body, _)| body.clone()).collect()
+    }
+
+    /// Retries every request without a 200, with its own key, until each has one.
+    pub async fn settle(&mut self, api: &Api) {
+        let start = Instant::now();
+        loop {
+            let pending = self.unanswered();
+            if pending.is_empty() {
+                return;
+            }
+            assert!(
+                start.elapsed() < CONSISTENT_WITHIN,
+                "{} creates never got a 200 on retry; failures {:?}",
+                pending.len(),
+                self.failures
+            );
+            for body in pending {
+                let outcome = api.try_put_order(&body).await;
+                if let Ok(reply) = &outcome {
+                    assert!(
+                        reply.status == 200 || reply.status.is_server_error(),
+                        "a retry with the same key: {} {}",
+                        reply.status,
+                        reply.text
+                    );
+                }
+                self.record(body, &outcome);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The order ids of every request, all answered 200.
+    pub fn placed(&self) -> Vec<String> {
+        self.requests
+            .values()
+            .map(|(_, id)| id.clone().expect("settled"))
+            .collect()
+    }
+}
+
+fn order_id(reply: &testkit::Reply) -> String {
+    reply.json()["buy_order"]["id"]
+        .as_str()
+        .expect("an order id")
+        .to_owned()
+}
+
+/// Creates of `amount` USD with fresh keys from `workers` concurrent clients,
+/// until stopped.
+pub struct CreateStream {
+    stop: CancellationToken,
+    ledger: Arc<Mutex<Ledger>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl CreateStream {
+    pub fn start(api: &Api, workers: usize, amount: &'static str) -> Self {
+        let stop = CancellationToken::new();
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let workers = (0..workers)
+            .map(|_| {
+                let (api, stop, ledger) = (api.clone(), stop.clone(), ledger.clone());
+                tokio::spawn(async move {
+                    while !stop.is_cancelled() {
+                        let key = Uuid::new_v4().to_string();
+                        let body =
+                            json!({"currency": "USD", "amount": amount, "idempotence_key": key});
+                        let outcome = api.try_put_order(&body).await;
+                        let failed = !matches!(&outcome, Ok(reply) if reply.status == 200);
+                        ledger.lock().expect("the ledger").record(body, &outcome);
+                        if failed {
+                            // A service that is down is not hammered.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            ledger,
+            workers,
+        }
+    }
+
+    /// Orders answered 200 so far.
+    pub fn placed_so_far(&self) -> usize {
+        let ledger = self.ledger.lock().expect("the ledger");
+        ledger
+            .requests
+            .values()
+            .filter(|(_, id)| id.is_some())
+            .count()
+    }
+
+    /// Waits until at least `count` more orders were placed (so a fault
+    /// lands mid-stream).
+    pub async fn wait_for_more(&self, count: usize) {
+        let target = self.placed_so_far() + count;
+        let start = Instant::now();
+        while self.placed_so_far() < target {
+            assert!(
+                start.elapsed() < CONSISTENT_WITHIN,
+                "the stream of creates stalled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the stream and hands over what it saw.
+    pub async fn stop(self) -> Ledger {
+        self.stop.cancel();
+        for worker in self.workers {
+            worker.await.expect("a stream worker");
+        }
+        Arc::try_unwrap(self.ledger)
+            .ok()
+            .expect("the workers are done")
+            .into_inner()
+            .expect("the ledger")
+    }
+}
+
+/// Every order GET /buy_orders lists, newest first, page by page.
+pub async fn listed_ids(api: &Api) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut query = "page_size=100".to_owned();
+    loop {
+        let page = api.get_orders(&query).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let page = page.json();
+        let rows = page["rows"].as_array().cloned().unwrap_or_default();
+        ids.extend(
+            rows.iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_owned)),
+        );
+        match page["last_reference"].as_str() {
+            Some(last) if page["has_more"] == true => {
+                query = format!("page_size=100&last_reference={last}");
+            }
+            _ => return ids,
+        }
+    }
+}
+
+/// The accounting of one fault test, printed for the record.
+pub struct Accounting {
+    pub created: usize,
+    pub found: usize,
+    pub lost: usize,
+    pub duplicated: usize,
+    pub unexpected: usize,
+}
+
+/// Waits until GET /buy_orders lists exactly the orders listed `before` plus
+/// those `placed`, each once; panics with the accounting if it never does.
+pub async fn assert_listed_exactly(api: &Api, before: &[String], placed: &[String]) -> Accounting {
+    let start = Instant::now();
+    loop {
+        let accounting = account(&listed_ids(api).await, before, placed);
+        let exact =
+            accounting.lost == 0 && accounting.duplicated == 0 && accounting.unexpected == 0;
+        if exact || start.elapsed() > CONSISTENT_WITHIN {
+            eprintln!(
+                "accounting: created {}, found {}, lost {}, duplicated {}, unexpected {}",
+                accounting.created,
+                accounting.found,
+                accounting.lost,
+                accounting.duplicated,
+                accounting.unexpected
+            );
+            assert!(
+                exact,
+                "the read model does not hold exactly the orders placed"
+            );
+            return accounting;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn account(listed: &[String], before: &[String], placed: &[String]) -> Accounting {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for id in listed {
+        *seen.entry(id.as_str()).or_default() += 1;
+    }
+    let expected: HashMap<&str, ()> = before
+        .iter()
+        .chain(placed)
+        .map(|id| (id.as_str(), ()))
+        .collect();
+    let count = |id: &String| seen.get(id.as_str()).copied().unwrap_or(0);
+    Accounting {
+        created: placed.len(),
+        found: placed.iter().filter(|id| count(id) >= 1).count(),
+        lost: before
+            .iter()
+            .chain(placed)
+            .filter(|id| count(id) == 0)
+            .count(),
+        duplicated: seen.values().filter(|n| **n > 1).count(),
+        unexpected: seen.keys().filter(|id| !expected.contains_key(*id)).count(),
+    }
+}

@@ -1,0 +1,24 @@
+# Offline stand-in for the pinned upstream postgres base: Debian's PostgreSQL
+# with an entrypoint that keeps the contract compose and the run images rely
+# on (POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB create the superuser
+# and the database on first start; the data directory is PGDATA, the named
+# volume; `postgres` and `pg_isready` on PATH). Built by
+# ./build_base_images.sh as rsdist/postgres-base:debian-12 when no registry
+# can be reached.
+FROM rsdist/debian:12
+# No default cluster: the entrypoint makes the one on the volume.
+RUN mkdir -p /etc/postgresql-common \
+    && echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf \
+    && apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+       -o Dpkg::Options::=--force-confold postgresql-15 \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /var/lib/postgresql/data /var/run/postgresql \
+    && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql
+COPY postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
+# A fast shutdown, as the upstream image asks for.
+STOPSIGNAL SIGINT
+EXPOSE 5432
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["postgres"]
