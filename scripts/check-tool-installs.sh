@@ -12,7 +12,7 @@ log() { printf 'check-tool-installs: %s\n' "$*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
 
 # Code lines only (comments may name it), and not this file, which must.
-probes=$(grep -nE '^[^#]*command -v' scripts/*.sh ./*.sh .ci/run | grep -v "^${BASH_SOURCE[0]#./}:" || true)
+probes=$(grep -nE '^[^#]*command -v' scripts/*.sh docker/offline/*.sh ./*.sh .ci/run | grep -v "^${BASH_SOURCE[0]#./}:" || true)
 [[ -z $probes ]] || fail "probe tools with type -P, not command -v:"$'\n'"$probes"
 
 # PATH without any folder that holds a hadolint (a pyenv shims folder may).

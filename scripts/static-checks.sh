@@ -56,6 +56,6 @@ read -ra compose <<<"$(compose_command)"
 "${compose[@]}" -f docker-compose.yml config -q
 dockerfiles=(docker/*.Dockerfile docker/offline/*.Dockerfile services/Dockerfile services/*/Dockerfile)
 "$hadolint_bin" "${dockerfiles[@]}"
-scripts=(scripts/*.sh ./*.sh .ci/run)
+scripts=(scripts/*.sh docker/offline/*.sh ./*.sh .ci/run)
 shellcheck -x "${scripts[@]}"
 log "passed: docker-compose.yml, ${#dockerfiles[@]} Dockerfiles (hadolint), ${#scripts[@]} scripts (shellcheck)"
