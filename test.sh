@@ -85,8 +85,9 @@ esac
 scripts/check-tool-installs.sh
 scripts/backing-services.sh
 # The end-to-end tests run the service binaries as processes; cargo builds a
-# package's binaries for its own tests only, so build them all first.
-cargo build --workspace --bins
+# package's binaries for its own tests only, so build them all first, with the
+# tests in the same invocation: the same features, so nextest rebuilds nothing.
+cargo build --workspace --all-targets
 run_tests --workspace
 if docker_engine_answers; then
     compose_suite
