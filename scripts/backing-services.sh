@@ -47,7 +47,8 @@ apt_install() {
 # The newest PostgreSQL server installed, by major version; empty if none.
 # (pg_ctlcluster alone proves nothing: postgresql-common outlives the server.)
 installed_postgres_version() {
-    find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null |
+    [[ -d /usr/lib/postgresql ]] || return 0
+    find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' |
         cut -d/ -f5 | sort -n | tail -1
 }
 
