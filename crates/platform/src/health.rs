@@ -8,17 +8,52 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::watch;
 
+/// Why a service is not ready; its text is the healthcheck's `detail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// Still starting, e.g. waiting for migrations or a first connection.
+    #[error("{0}")]
+    Starting(&'static str),
+    /// A connection it needs was lost, and is being made again.
+    #[error("lost the connection to {0}")]
+    Lost(&'static str),
+    /// A backing service does not answer.
+    #[error("the {what} is unreachable: {reason}")]
+    Unreachable { what: String, reason: String },
+    /// An upstream service answers, but not that it is ready.
+    #[error("{what} is unhealthy: {reason}")]
+    Unhealthy { what: String, reason: String },
+}
+
+impl NotReady {
+    /// `what` cannot be reached, for `reason`.
+    pub fn unreachable(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Unreachable {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// `what` answers, but not that it is ready, for `reason`.
+    pub fn unhealthy(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Unhealthy {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// Shared, cheaply cloned readiness of one service.
 #[derive(Clone)]
 pub struct Readiness {
-    state: watch::Sender<Result<(), String>>,
+    state: watch::Sender<Result<(), NotReady>>,
 }
 
 impl Readiness {
-    /// Not ready, for `reason`.
-    pub fn starting(reason: impl Into<String>) -> Self {
+    /// Not ready yet, for `reason`.
+    pub fn starting(reason: &'static str) -> Self {
         Self {
-            state: watch::Sender::new(Err(reason.into())),
+            state: watch::Sender::new(Err(NotReady::Starting(reason))),
         }
     }
 
@@ -26,13 +61,12 @@ impl Readiness {
         self.state.send_modify(|state| *state = Ok(()));
     }
 
-    pub fn set_not_ready(&self, reason: impl Into<String>) {
-        let reason = reason.into();
+    pub fn set_not_ready(&self, reason: NotReady) {
         self.state.send_modify(|state| *state = Err(reason));
     }
 
     /// `Ok` when ready, else why not.
-    pub fn current(&self) -> Result<(), String> {
+    pub fn current(&self) -> Result<(), NotReady> {
         self.state.borrow().clone()
     }
 
@@ -52,7 +86,7 @@ impl Readiness {
             Ok(()) => next.run(request).await,
             Err(reason) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "detail": reason })),
+                Json(json!({ "detail": reason.to_string() })),
             )
                 .into_response(),
         }
@@ -69,7 +103,7 @@ impl Readiness {
 }
 
 /// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": reason}`.
-pub fn health_response(state: Result<(), String>) -> Response {
+pub fn health_response(state: Result<(), NotReady>) -> Response {
     match &state {
         Ok(()) => tracing::info!(ready = true, "health_checked"),
         Err(reason) => tracing::info!(ready = false, reason = %reason, "health_checked"),
@@ -78,7 +112,7 @@ pub fn health_response(state: Result<(), String>) -> Response {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "detail": reason})),
+            Json(json!({"status": "unavailable", "detail": reason.to_string()})),
         )
             .into_response(),
     }

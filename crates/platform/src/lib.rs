@@ -11,6 +11,7 @@ pub mod health;
 pub mod http;
 pub mod migrations_gate;
 pub mod postgres;
+pub mod queue_session;
 pub mod rabbitmq;
 pub mod request_id;
 pub mod retry;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::health::NotReady;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::{ConfigError, Env};
@@ -147,9 +148,9 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(drop)
 }
 
-/// For a healthcheck: `Ok` when the database `what` answers, else the reason.
-pub async fn reachable(pool: &PgPool, what: &str) -> Result<(), String> {
+/// For a healthcheck: `Ok` when the database `what` answers, else why not.
+pub async fn reachable(pool: &PgPool, what: &str) -> Result<(), NotReady> {
     ping(pool)
         .await
-        .map_err(|error| format!("the {what} is unreachable: {error}"))
+        .map_err(|error| NotReady::unreachable(what, error))
 }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use domain::{BtcRate, Currency};
 use platform::api_error::ApiError;
-use platform::health::health_response;
+use platform::health::{NotReady, health_response};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -81,6 +81,6 @@ async fn healthcheck(State(quotes): State<Arc<QuoteCache>>) -> Response {
         .quote(Currency::Usd)
         .await
         .map(drop)
-        .map_err(|e| e.to_string());
+        .map_err(|error| NotReady::unreachable("Coinbase price API", error));
     health_response(state).into_response()
 }

@@ -1,8 +1,10 @@
 //! The `create_buy_order` service: `PUT /buy_order`. A request flows through
 //! `routes` (HTTP shapes) -> `request` (validation) -> `place_order` (the use
-//! case: idempotence, price, one short transaction) -> `storage` (SQL), with
-//! `price` the client of btc_price. After commit, `outbox_relay` publishes the
-//! order's event to RabbitMQ.
+//! case: replay a known key, else price the order with `price`, the client
+//! of btc_price) -> `batch_writer` (which stores the orders waiting at that
+//! moment in one short transaction, judged by `rules`, with the SQL of
+//! `storage`). After commit, `outbox_relay` publishes each order's event to
+//! RabbitMQ, and sweeps up any that a crash left in the outbox.
 
 mod batch_writer;
 mod outbox_relay;
@@ -10,6 +12,7 @@ mod place_order;
 mod price;
 mod request;
 mod routes;
+mod rules;
 mod storage;
 
 use std::future::Future;
@@ -25,7 +28,6 @@ use platform::postgres::DatabaseConfig;
 use platform::rabbitmq::QueueConfig;
 use tokio::net::TcpListener;
 
-use crate::batch_writer::BatchWriter;
 use crate::outbox_relay::OutboxRelay;
 use crate::place_order::PlaceOrder;
 use crate::price::PriceClient;
@@ -81,15 +83,9 @@ impl App {
         let (relay, handle) =
             OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
         let service = Arc::new(Service {
-            place: PlaceOrder {
-                writer: BatchWriter::start(pool.clone()),
-                pool,
-                prices,
-                relay: handle,
-            },
+            place: PlaceOrder::new(pool, prices, handle),
             startup: Readiness::starting("waiting for migrations"),
             publisher: relay.connected.clone(),
-            btc_price_healthcheck: format!("{base_url}/healthcheck"),
         });
         Ok(Self {
             config,
@@ -115,7 +111,7 @@ impl App {
             let database = &config.write_model;
             config
                 .migrations
-                .open_when_ready(database, &service.place.pool, &service.startup)
+                .open_when_ready(database, service.place.pool(), &service.startup)
                 .await;
         });
         let router = routes::router(self.service);

@@ -11,9 +11,10 @@ use std::time::Duration;
 use domain::BuyOrderEvent;
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel};
 use platform::health::Readiness;
-use platform::rabbitmq::{QueueConfig, ROUTING_KEY, connection_lost};
+use platform::queue_session::{QueueWork, SessionEvents, keep_session};
+use platform::rabbitmq::{QueueConfig, ROUTING_KEY};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -54,7 +55,16 @@ pub(crate) struct OutboxRelay {
     sweep_every: Duration,
     /// Rows younger than this are left to the in-process path.
     sweep_min_age: Duration,
+    /// Whether the next sweep is the first of this process, which takes
+    /// every row, however young, that a previous run left behind.
+    first_sweep: bool,
 }
+
+const SESSION_EVENTS: SessionEvents = SessionEvents {
+    ready: "queue_publisher_connected",
+    setup_failed: "queue_publisher_setup_failed",
+    disconnected: "queue_publisher_disconnected",
+};
 
 impl OutboxRelay {
     pub(crate) fn new(
@@ -72,63 +82,20 @@ impl OutboxRelay {
             connected,
             sweep_every,
             sweep_min_age,
+            first_sweep: true,
         };
         (relay, RelayHandle { sender })
     }
 
     /// Relays until `cancel`, reconnecting whenever the broker goes away.
     pub(crate) async fn run(mut self, cancel: CancellationToken) {
-        let mut first_sweep = true;
-        loop {
-            let (connection, channel) = tokio::select! {
-                _ = cancel.cancelled() => return,
-                opened = self.open_channel() => opened,
-            };
-            self.connected.set_ready();
-            let failure = tokio::select! {
-                outcome = self.relay(&channel, &cancel, &mut first_sweep) => match outcome {
-                    Ok(()) => return,
-                    Err(error) => error.to_string(),
-                },
-                () = connection_lost(&connection) => "the connection was lost".to_owned(),
-            };
-            self.connected
-                .set_not_ready("lost the connection to RabbitMQ");
-            tracing::warn!(error = %failure, "queue_publisher_disconnected");
-        }
-    }
-
-    async fn open_channel(&self) -> (Connection, Channel) {
-        loop {
-            let connection = self.queue.connect_with_retry().await;
-            match self.prepare(&connection).await {
-                Ok(channel) => {
-                    tracing::info!(exchange = %self.queue.exchange, queue = %self.queue.queue, "queue_publisher_connected");
-                    return (connection, channel);
-                }
-                Err(error) => tracing::warn!(error = %error, "queue_publisher_setup_failed"),
-            }
-            tokio::time::sleep(self.queue.retry_wait).await;
-        }
-    }
-
-    async fn prepare(&self, connection: &Connection) -> lapin::Result<Channel> {
-        let channel = connection.create_channel().await?;
-        self.queue.declare_topology(&channel).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok(channel)
+        let (queue, connected) = (self.queue.clone(), self.connected.clone());
+        keep_session(&queue, &connected, &SESSION_EVENTS, &mut self, &cancel).await;
     }
 
     /// Publishes fresh events as they come and sweeps on an interval, until
     /// cancelled (`Ok`) or the channel fails (`Err`).
-    async fn relay(
-        &mut self,
-        channel: &Channel,
-        cancel: &CancellationToken,
-        first_sweep: &mut bool,
-    ) -> lapin::Result<()> {
+    async fn relay(&mut self, channel: &Channel, cancel: &CancellationToken) -> lapin::Result<()> {
         let mut sweep = tokio::time::interval(self.sweep_every);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
@@ -139,15 +106,14 @@ impl OutboxRelay {
                         return Ok(());
                     }
                     let published = publish(channel, &self.queue.exchange, &batch).await?;
-                    tracing::debug!(count = published.len(), "buy_order_events_published");
                     forget(&self.pool, &published).await;
                     batch.clear();
                 }
                 _ = sweep.tick() => {
                     // On start, take everything a previous run left behind.
-                    let min_age = if *first_sweep { Duration::ZERO } else { self.sweep_min_age };
+                    let min_age = if self.first_sweep { Duration::ZERO } else { self.sweep_min_age };
                     self.sweep(channel, min_age).await?;
-                    *first_sweep = false;
+                    self.first_sweep = false;
                 }
             }
         }
@@ -184,6 +150,24 @@ impl OutboxRelay {
         storage::delete_from_outbox(&mut *tx, &published).await?;
         tx.commit().await?;
         Ok(published.len())
+    }
+}
+
+impl QueueWork for OutboxRelay {
+    type Prepared = Channel;
+    type Error = lapin::Error;
+
+    /// The topology, and publisher confirms on the channel.
+    async fn prepare(&self, channel: Channel) -> lapin::Result<Channel> {
+        self.queue.declare_topology(&channel).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(channel)
+    }
+
+    async fn work(&mut self, channel: Channel, cancel: &CancellationToken) -> lapin::Result<()> {
+        self.relay(&channel, cancel).await
     }
 }
 

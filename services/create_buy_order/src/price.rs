@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use domain::{BtcRate, Currency};
+use reqwest::StatusCode;
 use serde::Deserialize;
 
 /// `{"timestamp": "...", "currency": "USD", "rate": "48478.88"}`
@@ -11,9 +12,22 @@ struct PriceBody {
     rate: String,
 }
 
+/// Why no price could be had. The details (addresses, upstream bodies) are
+/// for the event log, never for the client.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PriceError {
+    #[error("the price service could not be reached: {0}")]
+    Unreachable(#[source] reqwest::Error),
+    #[error("the price service answered HTTP {status}: {body}")]
+    Refused { status: StatusCode, body: String },
+    #[error("the price service gave no usable price: {0}")]
+    Unusable(String),
+}
+
 pub(crate) struct PriceClient {
     http: reqwest::Client,
     buy_url: String,
+    healthcheck_url: String,
 }
 
 impl PriceClient {
@@ -23,12 +37,12 @@ impl PriceClient {
         Ok(Self {
             http,
             buy_url: format!("{base_url}/buy"),
+            healthcheck_url: format!("{base_url}/healthcheck"),
         })
     }
 
-    /// The price of 1 BTC in `currency`. Fails, with a reason fit for the
-    /// client, when no usable price can be had.
-    pub(crate) async fn buy_price(&self, currency: Currency) -> Result<BtcRate, String> {
+    /// The price of 1 BTC in `currency`; fails when no usable price can be had.
+    pub(crate) async fn buy_price(&self, currency: Currency) -> Result<BtcRate, PriceError> {
         let mut request = self
             .http
             .get(&self.buy_url)
@@ -37,33 +51,32 @@ impl PriceClient {
         if let Some(id) = platform::request_id::current() {
             request = request.header(platform::request_id::HEADER, id);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| format!("the price service could not be reached: {error}"))?;
+        let response = request.send().await.map_err(PriceError::Unreachable)?;
         let status = response.status();
         if !status.is_success() {
-            let detail = response.text().await.unwrap_or_default();
-            return Err(format!(
-                "the price service answered HTTP {status}: {detail}"
-            ));
+            let body = response.text().await.unwrap_or_default();
+            return Err(PriceError::Refused { status, body });
         }
         let body: PriceBody = response
             .json()
             .await
-            .map_err(|error| format!("the price service gave no price: {error}"))?;
-        BtcRate::parse(&body.rate).map_err(|error| error.to_string())
+            .map_err(|error| PriceError::Unusable(error.to_string()))?;
+        BtcRate::parse(&body.rate).map_err(|error| PriceError::Unusable(error.to_string()))
     }
 
-    /// Whether the price service reports itself healthy.
-    pub(crate) async fn healthy(&self, base_healthcheck: &str) -> Result<(), String> {
-        match self.http.get(base_healthcheck).send().await {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!(
-                "btc_price is unhealthy (HTTP {})",
-                response.status()
-            )),
-            Err(error) => Err(format!("btc_price is unreachable: {error}")),
+    /// `Ok` when the price service reports itself healthy, else why not.
+    pub(crate) async fn healthy(&self) -> Result<(), PriceError> {
+        let response = self
+            .http
+            .get(&self.healthcheck_url)
+            .send()
+            .await
+            .map_err(PriceError::Unreachable)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
         }
+        let body = response.text().await.unwrap_or_default();
+        Err(PriceError::Refused { status, body })
     }
 }

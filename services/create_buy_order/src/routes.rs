@@ -13,14 +13,15 @@ use axum::routing::{get, put};
 use axum::{Json, Router, middleware};
 use domain::BuyOrder;
 use platform::api_error::{ApiError, FieldError};
-use platform::health::{Readiness, health_response};
+use platform::health::{NotReady, Readiness, health_response};
 use platform::postgres;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::place_order::{PlaceError, PlaceOrder, Placed};
-use crate::price::PriceClient;
+use crate::batch_writer::WriteError;
+use crate::place_order::{PlaceError, PlaceOrder};
 use crate::request;
+use crate::rules::{Placed, Refusal};
 
 /// Set on the answer to a request that repeated an earlier one's key.
 const REPLAYED: &str = "idempotent-replayed";
@@ -32,7 +33,6 @@ pub(crate) struct Service {
     pub place: PlaceOrder,
     pub startup: Readiness,
     pub publisher: Readiness,
-    pub btc_price_healthcheck: String,
 }
 
 /// `{"idempotence_key": "...", "buy_order": {...}}`
@@ -145,25 +145,37 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 
 fn place_error(error: PlaceError, key: Uuid) -> ApiError {
     match error {
-        PlaceError::KeyReused(_) => {
+        PlaceError::Refused(refusal) => refused(refusal, key),
+        PlaceError::PriceUnavailable(error) => {
+            // The cause names internal addresses and upstream bodies: it goes
+            // to the event log under the request id, not to the client.
+            tracing::warn!(idempotence_key = %key, reason = %error, "btc_price_unavailable");
+            ApiError::Unavailable("no BTC price can be had right now; please retry".into())
+        }
+        PlaceError::Write(WriteError::Stopped) => {
+            ApiError::Unavailable("the service is shutting down; please retry".into())
+        }
+        PlaceError::Write(WriteError::Database(error)) | PlaceError::Database(error) => {
+            ApiError::database(error)
+        }
+        PlaceError::Write(error @ WriteError::OrderMissing(_)) => ApiError::internal(error),
+    }
+}
+
+fn refused(refusal: Refusal, key: Uuid) -> ApiError {
+    let code = match &refusal {
+        Refusal::KeyReused(_) => {
             tracing::info!(idempotence_key = %key, "idempotence_key_reused");
-            ApiError::Conflict {
-                detail: error.to_string(),
-                code: "idempotence_key_reused",
-            }
+            "idempotence_key_reused"
         }
-        PlaceError::LimitExceeded { remaining } => {
+        Refusal::LimitExceeded { remaining } => {
             tracing::info!(idempotence_key = %key, remaining_btc = %remaining, "btc_limit_exceeded");
-            ApiError::Conflict {
-                detail: error.to_string(),
-                code: "btc_limit_exceeded",
-            }
+            "btc_limit_exceeded"
         }
-        PlaceError::PriceUnavailable(reason) => {
-            tracing::warn!(idempotence_key = %key, reason = %reason, "btc_price_unavailable");
-            ApiError::Unavailable(format!("no BTC price can be had right now: {reason}"))
-        }
-        PlaceError::Database(error) => ApiError::database(error),
+    };
+    ApiError::Conflict {
+        detail: refusal.to_string(),
+        code,
     }
 }
 
@@ -173,9 +185,9 @@ async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
     let state = async {
         service.startup.current()?;
         service.publisher.current()?;
-        postgres::reachable(&service.place.pool, "write model").await?;
-        let prices: &PriceClient = &service.place.prices;
-        prices.healthy(&service.btc_price_healthcheck).await
+        postgres::reachable(service.place.pool(), "write model").await?;
+        let prices = service.place.prices().healthy().await;
+        prices.map_err(|error| NotReady::unhealthy("btc_price", error))
     };
     health_response(state.await)
 }

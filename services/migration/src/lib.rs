@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use platform::config::{ConfigError, Env, ListenConfig};
-use platform::health::Readiness;
+use platform::health::{NotReady, Readiness};
 use platform::postgres::DatabaseConfig;
 use platform::{http, retry, schema};
 use sqlx::migrate::Migrator;
@@ -85,10 +85,7 @@ async fn apply(database: &DatabaseConfig, migrator: &Migrator, readiness: &Readi
         migrated.map_err(sqlx::Error::from)
     };
     retry::until_ok(database.retry_wait, attempt, |error| {
-        readiness.set_not_ready(format!(
-            "waiting for the {} database: {error}",
-            database.label
-        ));
+        readiness.set_not_ready(NotReady::unreachable(format!("{} database", database.label), error));
         tracing::warn!(
             database = %database.label,
             name = %database.name,

@@ -15,9 +15,10 @@ use lapin::options::{
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Confirmation, Connection};
-use platform::health::Readiness;
-use platform::rabbitmq::{QueueConfig, connection_lost};
+use lapin::{BasicProperties, Channel, Confirmation};
+use platform::health::{NotReady, Readiness};
+use platform::queue_session::{QueueWork, SessionEvents, keep_session};
+use platform::rabbitmq::QueueConfig;
 use platform::retry;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +27,7 @@ use crate::storage;
 
 /// Why consumption stopped, short of being cancelled.
 #[derive(Debug, thiserror::Error)]
-enum ConsumeError {
+pub(crate) enum ConsumeError {
     #[error(transparent)]
     Queue(#[from] lapin::Error),
     #[error("the broker did not take a message onto the dead-letter queue")]
@@ -45,49 +46,19 @@ pub(crate) struct Consumer {
     pub consuming: Readiness,
 }
 
-impl Consumer {
-    /// Consumes until `cancel`, resubscribing whenever the broker goes away.
-    pub(crate) async fn run(self, cancel: CancellationToken) {
-        loop {
-            let (connection, channel, deliveries) = tokio::select! {
-                _ = cancel.cancelled() => return,
-                subscribed = self.subscribe() => subscribed,
-            };
-            self.consuming.set_ready();
-            let outcome = tokio::select! {
-                outcome = self.consume(&channel, deliveries, &cancel) => outcome,
-                () = connection_lost(&connection) => Err(ConsumeError::Ended),
-            };
-            self.consuming
-                .set_not_ready("lost the connection to RabbitMQ");
-            if let Err(error) = outcome {
-                tracing::warn!(error = %error, "queue_listener_disconnected");
-                continue;
-            }
-            // Unacknowledged messages go back to the queue for the next run.
-            if let Err(error) = connection.close(200, "shutting down".into()).await {
-                tracing::debug!(error = %error, "queue_close_failed");
-            }
-            return;
-        }
-    }
+const SESSION_EVENTS: SessionEvents = SessionEvents {
+    ready: "queue_listener_starting_consumption",
+    setup_failed: "queue_listener_setup_failed",
+    disconnected: "queue_listener_disconnected",
+};
 
-    async fn subscribe(&self) -> (Connection, Channel, lapin::Consumer) {
-        loop {
-            let connection = self.queue.connect_with_retry().await;
-            match self.prepare(&connection).await {
-                Ok((channel, deliveries)) => {
-                    tracing::info!(queue = %self.queue.queue, prefetch = self.prefetch, "queue_listener_starting_consumption");
-                    return (connection, channel, deliveries);
-                }
-                Err(error) => tracing::warn!(error = %error, "queue_listener_setup_failed"),
-            }
-            tokio::time::sleep(self.queue.retry_wait).await;
-        }
-    }
+impl QueueWork for Consumer {
+    type Prepared = (Channel, lapin::Consumer);
+    type Error = ConsumeError;
 
-    async fn prepare(&self, connection: &Connection) -> lapin::Result<(Channel, lapin::Consumer)> {
-        let channel = connection.create_channel().await?;
+    /// The topology, publisher confirms (for dead letters), the prefetch, and
+    /// the subscription.
+    async fn prepare(&self, channel: Channel) -> lapin::Result<Self::Prepared> {
         self.queue.declare_topology(&channel).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -106,6 +77,23 @@ impl Consumer {
             )
             .await?;
         Ok((channel, deliveries))
+    }
+
+    async fn work(
+        &mut self,
+        (channel, deliveries): Self::Prepared,
+        cancel: &CancellationToken,
+    ) -> Result<(), ConsumeError> {
+        self.consume(&channel, deliveries, cancel).await
+    }
+}
+
+impl Consumer {
+    /// Consumes until `cancel`, resubscribing whenever the broker goes away.
+    /// Unacknowledged messages go back to the queue when it stops.
+    pub(crate) async fn run(mut self, cancel: CancellationToken) {
+        let (queue, consuming) = (self.queue.clone(), self.consuming.clone());
+        keep_session(&queue, &consuming, &SESSION_EVENTS, &mut self, &cancel).await;
     }
 
     /// Handles what is ready, batch by batch, until cancelled (`Ok`) or the
@@ -212,7 +200,8 @@ impl Consumer {
             }
         };
         let outcome = retry::until_ok(self.database_retry_wait, attempt, |error| {
-            self.consuming.set_not_ready(format!("the read model is unreachable: {error}"));
+            self.consuming
+                .set_not_ready(NotReady::unreachable("read model", error));
             tracing::warn!(error = %error, count = events.len(), "failed_to_sync_buy_order_read_model");
         })
         .await;

@@ -1,0 +1,108 @@
+//! A RabbitMQ client that outlives its connections, shared by the outbox
+//! relay and the consumer: connect (retrying), prepare a channel (retrying
+//! after a failure), report ready while working, and when the connection
+//! drops or the work fails, report not ready and start over.
+
+use std::fmt::Display;
+use std::future::Future;
+
+use lapin::{Channel, Connection};
+use tokio_util::sync::CancellationToken;
+
+use crate::health::{NotReady, Readiness};
+use crate::rabbitmq::{QueueConfig, connection_lost};
+
+/// The events one kind of client reports as its sessions come and go.
+pub struct SessionEvents {
+    /// A channel is prepared; work begins.
+    pub ready: &'static str,
+    /// Preparing a channel failed; it is tried again after the retry wait.
+    pub setup_failed: &'static str,
+    /// The connection or the work failed; a new session begins.
+    pub disconnected: &'static str,
+}
+
+/// What a client does in each session.
+pub trait QueueWork: Send {
+    /// What `prepare` makes of a fresh channel, e.g. the channel and a consumer.
+    type Prepared: Send;
+    type Error: Display + Send;
+
+    /// Declares what the client needs on a fresh channel.
+    fn prepare(
+        &self,
+        channel: Channel,
+    ) -> impl Future<Output = lapin::Result<Self::Prepared>> + Send;
+
+    /// Works until cancelled (`Ok`) or until the session fails (`Err`).
+    fn work(
+        &mut self,
+        prepared: Self::Prepared,
+        cancel: &CancellationToken,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// How one session ended.
+enum Ended {
+    Cancelled,
+    Failed(String),
+}
+
+/// Runs `client` in one session after another until `cancel`, keeping
+/// `readiness` true to whether a session is working. On the way out it closes
+/// the connection, so that unacknowledged messages go back to the queue at once.
+pub async fn keep_session<W: QueueWork>(
+    queue: &QueueConfig,
+    readiness: &Readiness,
+    events: &SessionEvents,
+    client: &mut W,
+    cancel: &CancellationToken,
+) {
+    loop {
+        let (connection, prepared) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            opened = open(queue, events, client) => opened,
+        };
+        readiness.set_ready();
+        let ended = tokio::select! {
+            outcome = client.work(prepared, cancel) => match outcome {
+                Ok(()) => Ended::Cancelled,
+                Err(error) => Ended::Failed(error.to_string()),
+            },
+            () = connection_lost(&connection) => Ended::Failed("the connection was lost".into()),
+        };
+        readiness.set_not_ready(NotReady::Lost("RabbitMQ"));
+        match ended {
+            Ended::Cancelled => {
+                if let Err(error) = connection.close(200, "shutting down".into()).await {
+                    tracing::debug!(error = %error, "queue_close_failed");
+                }
+                return;
+            }
+            Ended::Failed(error) => tracing::warn!(error = %error, "{}", events.disconnected),
+        }
+    }
+}
+
+/// A connection and a prepared channel, however many attempts that takes.
+async fn open<W: QueueWork>(
+    queue: &QueueConfig,
+    events: &SessionEvents,
+    client: &W,
+) -> (Connection, W::Prepared) {
+    loop {
+        let connection = queue.connect_with_retry().await;
+        let prepared = match connection.create_channel().await {
+            Ok(channel) => client.prepare(channel).await,
+            Err(error) => Err(error),
+        };
+        match prepared {
+            Ok(prepared) => {
+                tracing::info!(exchange = %queue.exchange, queue = %queue.queue, "{}", events.ready);
+                return (connection, prepared);
+            }
+            Err(error) => tracing::warn!(error = %error, "{}", events.setup_failed),
+        }
+        tokio::time::sleep(queue.retry_wait).await;
+    }
+}

@@ -1,0 +1,195 @@
+//! The rules of placing orders, apart from how they are stored (no I/O): a
+//! known idempotence key replays its order or, with another request, is
+//! refused; the 100 BTC limit is never crossed; and a batch of orders is
+//! decided as if its orders came one at a time, in arrival order.
+
+use std::collections::HashMap;
+
+use domain::{BTC_LIMIT, BtcAmount, BuyOrderEvent, FiatAmount};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::storage::{IdempotenceRecord, NewOrder};
+
+/// The order a request stands for, and whether it was made just now.
+#[derive(Debug, Clone)]
+pub(crate) enum Placed {
+    Created(BuyOrderEvent),
+    Replayed(BuyOrderEvent),
+}
+
+/// Why the rules refuse an order.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum Refusal {
+    #[error("idempotence key {0} was already used for a different order")]
+    KeyReused(Uuid),
+    #[error("this order would exceed the 100 BTC limit: {remaining} BTC of capacity is left")]
+    LimitExceeded { remaining: BtcAmount },
+}
+
+impl Refusal {
+    /// The limit refusal, given the running total of every stored order.
+    pub(crate) fn limit_exceeded(running_total: Decimal) -> Self {
+        let remaining = BtcAmount::new(BTC_LIMIT - running_total).unwrap_or(BtcAmount::ZERO);
+        Self::LimitExceeded { remaining }
+    }
+}
+
+/// The stored order of a key: replayed if the request matches the one that
+/// first used the key, refused if not.
+pub(crate) fn replay(
+    record: &IdempotenceRecord,
+    amount: FiatAmount,
+    key: Uuid,
+) -> Result<Placed, Refusal> {
+    let same_request =
+        record.currency == amount.currency() && record.currency_amount == amount.value();
+    if same_request {
+        Ok(Placed::Replayed(record.order.clone()))
+    } else {
+        Err(Refusal::KeyReused(key))
+    }
+}
+
+/// What becomes of one order of a batch.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    Insert,
+    /// The key was used by a stored order: its replay, or its refusal.
+    Stored(Result<Placed, Refusal>),
+    /// The key is used earlier in this batch, by the order with this
+    /// external id, which is to be inserted: this one replays it.
+    SameAsEarlier(Uuid),
+    Refuse(Refusal),
+}
+
+/// Applies the rules to each order in arrival order, as if one at a time:
+/// `stored` holds the idempotence records of the batch's keys, and
+/// `running_total` the BTC of every stored order.
+pub(crate) fn decide(
+    orders: &[&NewOrder],
+    stored: &HashMap<Uuid, IdempotenceRecord>,
+    running_total: Decimal,
+) -> Vec<Decision> {
+    let mut total = running_total;
+    let mut earlier: HashMap<Uuid, &NewOrder> = HashMap::new();
+    orders
+        .iter()
+        .map(|order| {
+            let key = order.idempotence_key;
+            if let Some(record) = stored.get(&key) {
+                return Decision::Stored(replay(record, order.amount, key));
+            }
+            if let Some(first) = earlier.get(&key) {
+                return if first.amount == order.amount {
+                    Decision::SameAsEarlier(first.external_id)
+                } else {
+                    Decision::Refuse(Refusal::KeyReused(key))
+                };
+            }
+            if total + order.btc_amount.value() > BTC_LIMIT {
+                return Decision::Refuse(Refusal::limit_exceeded(total));
+            }
+            total += order.btc_amount.value();
+            earlier.insert(key, order);
+            Decision::Insert
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{BuyOrderEvent, Currency, FiatAmount};
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn order(key: u128, amount: &str, btc: &str) -> NewOrder {
+        NewOrder {
+            external_id: Uuid::now_v7(),
+            client_id: 1,
+            idempotence_key: Uuid::from_u128(key),
+            amount: FiatAmount::parse(amount, Currency::Usd).expect("valid"),
+            btc_rate: Decimal::ONE,
+            btc_amount: BtcAmount::new(btc.parse().expect("decimal")).expect("positive"),
+        }
+    }
+
+    fn stored(amount: &str) -> IdempotenceRecord {
+        let order = BuyOrderEvent {
+            id: 1,
+            client_id: 1,
+            external_id: Uuid::now_v7(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            currency_id: 1,
+            currency_iso3: Currency::Usd,
+            currency_amount: amount.parse().expect("decimal"),
+            btc_rate: Decimal::ONE,
+            btc_amount: Decimal::ONE,
+        };
+        IdempotenceRecord {
+            currency: Currency::Usd,
+            currency_amount: order.currency_amount,
+            order,
+        }
+    }
+
+    fn kinds(decisions: &[Decision]) -> Vec<&'static str> {
+        decisions
+            .iter()
+            .map(|decision| match decision {
+                Decision::Insert => "insert",
+                Decision::Stored(Ok(_)) => "replay",
+                Decision::Stored(Err(_)) | Decision::Refuse(Refusal::KeyReused(_)) => "reused",
+                Decision::SameAsEarlier(_) => "same as earlier",
+                Decision::Refuse(Refusal::LimitExceeded { .. }) => "limit",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_decided_as_if_its_orders_came_one_at_a_time() {
+        let orders = [
+            order(1, "10.00", "40"),
+            order(2, "10.00", "40"),
+            order(1, "10.00", "40"),
+            order(1, "11.00", "40"),
+            order(3, "10.00", "40"),
+            order(4, "10.00", "20"),
+            order(5, "10.00", "0.00000001"),
+            order(6, "5.00", "1"),
+            order(7, "6.00", "1"),
+        ];
+        let stored = HashMap::from([
+            (Uuid::from_u128(6), stored("5.00")),
+            (Uuid::from_u128(7), stored("5.00")),
+        ]);
+        let refs: Vec<&NewOrder> = orders.iter().collect();
+        let decisions = decide(&refs, &stored, Decimal::ZERO);
+        assert_eq!(
+            kinds(&decisions),
+            [
+                "insert",          // 40 of 100
+                "insert",          // 80 of 100
+                "same as earlier", // key 1 again, same request
+                "reused",          // key 1 again, another amount
+                "limit",           // 40 more would make 120
+                "insert",          // exactly 100
+                "limit",           // not one satoshi more
+                "replay",          // key 6 is stored with this request
+                "reused",          // key 7 is stored with another amount
+            ]
+        );
+    }
+
+    #[test]
+    fn the_limit_refusal_says_what_is_left() {
+        let refusal = Refusal::limit_exceeded("99.5".parse().expect("decimal"));
+        assert_eq!(
+            refusal.to_string(),
+            "this order would exceed the 100 BTC limit: 0.50000000 BTC of capacity is left"
+        );
+        let full = Refusal::limit_exceeded(BTC_LIMIT);
+        assert!(full.to_string().contains(": 0.00000000 BTC"), "{full}");
+    }
+}
