@@ -1,9 +1,8 @@
 # shellcheck shell=bash
 # Shared by the Docker scripts: the image names, and how to reach compose.
 
-INFRASTRUCTURE_SERVICES=(write_model read_model queue log)
-RUST_SERVICES=(migration btc_price create_buy_order read_model_sync fetch_buy_orders)
-export INFRASTRUCTURE_SERVICES RUST_SERVICES
+# shellcheck source=scripts/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/services.sh"
 
 require_docker_engine() {
     if ! type -P docker >/dev/null; then

@@ -15,7 +15,9 @@ root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root_dir/scripts/env.sh"
 run_dir="$root_dir/target/local-cluster"
 bin_dir="$root_dir/target/release"
-services=(migration btc_price create_buy_order read_model_sync fetch_buy_orders)
+# shellcheck source=scripts/services.sh
+source "$root_dir/scripts/services.sh"
+services=("${RUST_SERVICES[@]}")
 
 log() { printf 'local-cluster: %s\n' "$*" >&2; }
 

@@ -1,6 +1,7 @@
 //! The error responses of every HTTP API, in the shapes FastAPI clients
 //! already parse (SPEC section 2).
 
+use crate::events;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -66,7 +67,7 @@ impl ApiError {
     pub fn database(error: impl Into<std::sync::Arc<sqlx::Error>>) -> Self {
         let error = error.into();
         if database_unavailable(&error) {
-            tracing::warn!(error = %error, "database_unavailable");
+            tracing::warn!(error = %error, message = events::DATABASE_UNAVAILABLE);
             Self::Unavailable("the database is unavailable; please retry".into())
         } else {
             Self::internal(error)
@@ -131,7 +132,7 @@ fn internal_response(error: &(dyn std::error::Error + 'static)) -> Response {
         chain.push_str(&cause.to_string());
         source = cause.source();
     }
-    tracing::error!(%reference, error = %chain, "request_failed");
+    tracing::error!(%reference, error = %chain, message = events::REQUEST_FAILED);
     let message =
         format!("an error occurred. please contact support and quote reference {reference}");
     (

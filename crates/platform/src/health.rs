@@ -1,6 +1,7 @@
 //! Readiness as `GET /healthcheck` reports it: 200 when the service can do its
 //! work, 503 with the reason while it cannot.
 
+use crate::events;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -102,11 +103,26 @@ impl Readiness {
     }
 }
 
+/// Ready when each of `readiness` is and `pool`, on the database `what`,
+/// answers; else the first reason why not.
+pub async fn ready_with_database(
+    readiness: &[&Readiness],
+    pool: &sqlx::PgPool,
+    what: &str,
+) -> Result<(), NotReady> {
+    for one in readiness {
+        one.current()?;
+    }
+    crate::postgres::reachable(pool, what).await
+}
+
 /// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": reason}`.
 pub fn health_response(state: Result<(), NotReady>) -> Response {
     match &state {
-        Ok(()) => tracing::info!(ready = true, "health_checked"),
-        Err(reason) => tracing::info!(ready = false, reason = %reason, "health_checked"),
+        Ok(()) => tracing::info!(ready = true, message = events::HEALTH_CHECKED),
+        Err(reason) => {
+            tracing::info!(ready = false, reason = %reason, message = events::HEALTH_CHECKED)
+        }
     }
     match state {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),

@@ -1,6 +1,7 @@
 //! Binding and serving an axum router until shutdown, with the service's
 //! background work stopped alongside.
 
+use crate::events;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -70,7 +71,11 @@ where
         .await
         .is_err()
     {
-        tracing::warn!(task = name, deadline_s = 10, "background_task_not_stopped");
+        tracing::warn!(
+            task = name,
+            deadline_s = 10,
+            message = events::BACKGROUND_TASK_NOT_STOPPED
+        );
     }
     served
 }

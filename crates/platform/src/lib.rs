@@ -7,6 +7,7 @@
 
 pub mod api_error;
 pub mod config;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod migrations_gate;

@@ -1,9 +1,11 @@
 //! Services that use the schema start serving only once the migration
 //! service reports healthy, as the original did.
 
+use crate::events;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::{ConfigError, Env, UpstreamConfig};
 use crate::health::Readiness;
@@ -35,15 +37,15 @@ impl MigrationsGate {
             match status {
                 Ok(status) if status.is_success() => break,
                 Ok(status) => {
-                    tracing::info!(url = %self.url, status = status.as_u16(), "waiting_for_migrations");
+                    tracing::info!(url = %self.url, status = status.as_u16(), message = events::WAITING_FOR_MIGRATIONS);
                 }
                 Err(error) => {
-                    tracing::info!(url = %self.url, error = %error, "waiting_for_migrations");
+                    tracing::info!(url = %self.url, error = %error, message = events::WAITING_FOR_MIGRATIONS);
                 }
             }
             tokio::time::sleep(wait).await;
         }
-        tracing::info!(url = %self.url, "migrations_applied");
+        tracing::info!(url = %self.url, message = events::MIGRATIONS_APPLIED);
     }
 
     /// Waits for the schema, then for `pool` on `database` to answer (both
@@ -57,5 +59,18 @@ impl MigrationsGate {
         self.wait_until_applied(database.retry_wait).await;
         database.wait_until_reachable(pool).await;
         readiness.set_ready();
+    }
+
+    /// [`Self::open_when_ready`] as a task of its own, so that the service
+    /// serves (503) meanwhile; dropping the handle stops the wait.
+    pub fn spawn_open(
+        self,
+        database: DatabaseConfig,
+        pool: PgPool,
+        readiness: Readiness,
+    ) -> AbortOnDropHandle<()> {
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            self.open_when_ready(&database, &pool, &readiness).await;
+        }))
     }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL settings and pools. A database that is not there yet is waited
 //! for, never a reason to crash.
 
+use crate::events;
 use std::time::Duration;
 
 use crate::health::NotReady;
@@ -119,7 +120,7 @@ impl DatabaseConfig {
             |error| self.log_failure(error),
         )
         .await;
-        tracing::info!(database = %self.label, name = %self.name, "connected_to_database");
+        tracing::info!(database = %self.label, name = %self.name, message = events::CONNECTED_TO_DATABASE);
     }
 
     fn log_failure(&self, error: &sqlx::Error) {
@@ -130,16 +131,8 @@ impl DatabaseConfig {
             name = %self.name,
             error = %error,
             retry_in_s = self.retry_wait.as_secs(),
-            "failed_to_connect_to_database"
+            message = events::FAILED_TO_CONNECT_TO_DATABASE
         );
-    }
-
-    /// Connects, waiting `retry_wait` between attempts for as long as it takes.
-    pub async fn connect_with_retry(&self) -> PgPool {
-        let connect = || self.connect();
-        let pool = retry::until_ok(self.retry_wait, connect, |error| self.log_failure(error)).await;
-        tracing::info!(database = %self.label, name = %self.name, "connected_to_database");
-        pool
     }
 }
 

@@ -3,6 +3,7 @@
 //! after a failure), report ready while working, and when the connection
 //! drops or the work fails, report not ready and start over.
 
+use crate::events;
 use std::fmt::Display;
 use std::future::Future;
 
@@ -12,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::health::{NotReady, Readiness};
 use crate::rabbitmq::{QueueConfig, connection_lost};
 
-/// The events one kind of client reports as its sessions come and go.
+/// The events (names from `events`) one kind of client reports as its
+/// sessions come and go.
 pub struct SessionEvents {
     /// A channel is prepared; work begins.
     pub ready: &'static str,
@@ -54,14 +56,14 @@ enum Ended {
 pub async fn keep_session<W: QueueWork>(
     queue: &QueueConfig,
     readiness: &Readiness,
-    events: &SessionEvents,
+    names: &SessionEvents,
     client: &mut W,
     cancel: &CancellationToken,
 ) {
     loop {
         let (connection, prepared) = tokio::select! {
             _ = cancel.cancelled() => return,
-            opened = open(queue, events, client) => opened,
+            opened = open(queue, names, client) => opened,
         };
         readiness.set_ready();
         let ended = tokio::select! {
@@ -75,11 +77,11 @@ pub async fn keep_session<W: QueueWork>(
         match ended {
             Ended::Cancelled => {
                 if let Err(error) = connection.close(200, "shutting down".into()).await {
-                    tracing::debug!(error = %error, "queue_close_failed");
+                    tracing::debug!(error = %error, message = events::QUEUE_CLOSE_FAILED);
                 }
                 return;
             }
-            Ended::Failed(error) => tracing::warn!(error = %error, "{}", events.disconnected),
+            Ended::Failed(error) => tracing::warn!(error = %error, message = names.disconnected),
         }
     }
 }
@@ -87,7 +89,7 @@ pub async fn keep_session<W: QueueWork>(
 /// A connection and a prepared channel, however many attempts that takes.
 async fn open<W: QueueWork>(
     queue: &QueueConfig,
-    events: &SessionEvents,
+    names: &SessionEvents,
     client: &W,
 ) -> (Connection, W::Prepared) {
     loop {
@@ -98,10 +100,10 @@ async fn open<W: QueueWork>(
         };
         match prepared {
             Ok(prepared) => {
-                tracing::info!(exchange = %queue.exchange, queue = %queue.queue, "{}", events.ready);
+                tracing::info!(exchange = %queue.exchange, queue = %queue.queue, message = names.ready);
                 return (connection, prepared);
             }
-            Err(error) => tracing::warn!(error = %error, "{}", events.setup_failed),
+            Err(error) => tracing::warn!(error = %error, message = names.setup_failed),
         }
         tokio::time::sleep(queue.retry_wait).await;
     }

@@ -1,5 +1,6 @@
 //! RabbitMQ settings and connections, waited for when the broker is away.
 
+use crate::events;
 use std::time::Duration;
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
@@ -94,11 +95,11 @@ impl QueueConfig {
                 port = self.port,
                 error = %error,
                 retry_in_s = self.retry_wait.as_secs(),
-                "failed_to_connect_to_queue"
+                message = events::FAILED_TO_CONNECT_TO_QUEUE
             );
         })
         .await;
-        tracing::info!(host = %self.host, port = self.port, "connected_to_queue");
+        tracing::info!(host = %self.host, port = self.port, message = events::CONNECTED_TO_QUEUE);
         connection
     }
 }

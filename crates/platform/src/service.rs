@@ -1,6 +1,7 @@
 //! The life of a service process, shared by every `main.rs`: telemetry,
 //! configuration, serving until SIGTERM or SIGINT, and the exit code.
 
+use crate::events;
 use std::fmt::Display;
 use std::future::Future;
 use std::process::ExitCode;
@@ -38,18 +39,18 @@ where
     let config = match load(&env) {
         Ok(config) => config,
         Err(error) => {
-            tracing::error!(service, error = %error, "service_misconfigured");
+            tracing::error!(service, error = %error, message = events::SERVICE_MISCONFIGURED);
             eprintln!("{service}: {error}");
             return ExitCode::FAILURE;
         }
     };
     match serve(config, shutdown::signal_received()).await {
         Ok(()) => {
-            tracing::info!(service, "service_shut_down");
+            tracing::info!(service, message = events::SERVICE_SHUT_DOWN);
             ExitCode::SUCCESS
         }
         Err(error) => {
-            tracing::error!(service, error = %error, "service_failed");
+            tracing::error!(service, error = %error, message = events::SERVICE_FAILED);
             eprintln!("{service}: {error}");
             ExitCode::FAILURE
         }

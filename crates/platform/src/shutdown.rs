@@ -1,5 +1,6 @@
 //! The signal that stops a service: SIGTERM (docker stop) or SIGINT (Ctrl-C).
 
+use crate::events;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -20,5 +21,5 @@ async fn wait_for_signal() {
         _ = terminate.recv() => "SIGTERM",
         _ = interrupt.recv() => "SIGINT",
     };
-    tracing::info!(signal = name, "shutdown_signal_received");
+    tracing::info!(signal = name, message = events::SHUTDOWN_SIGNAL_RECEIVED);
 }

@@ -7,6 +7,7 @@
 mod fields;
 pub mod fluentd;
 
+use crate::events;
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
@@ -86,7 +87,7 @@ pub fn init(service: &'static str, env: &Env) -> Result<TelemetryGuard, ConfigEr
     tracing::info!(
         service,
         version = env!("CARGO_PKG_VERSION"),
-        "service_started"
+        message = events::SERVICE_STARTED
     );
     Ok(TelemetryGuard { forwarder })
 }

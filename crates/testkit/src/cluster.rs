@@ -34,7 +34,9 @@ pub struct Cluster {
     pub api: Api,
 }
 
-const SERVICES: [&str; 5] = [
+/// The five service binaries, in the order they start: the Rust side of
+/// `scripts/services.sh`, which a test keeps equal.
+pub const SERVICES: [&str; 5] = [
     "migration",
     "btc_price",
     "create_buy_order",

@@ -1,5 +1,6 @@
 //! The HTTP face: `GET /buy?currency=USD` and `GET /healthcheck`.
 
+use platform::events;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -42,13 +43,13 @@ async fn buy(
         .get("currency")
         .map(String::as_str)
         .unwrap_or_default();
-    tracing::info!(currency = code, "btc_price_requested");
+    tracing::info!(currency = code, message = events::BTC_PRICE_REQUESTED);
     let currency: Currency = code
         .parse()
         .map_err(|e: domain::UnknownCurrency| ApiError::BadRequest(e.to_string()))?;
     let started = std::time::Instant::now();
     let (quote, source) = quotes.quote(currency).await.map_err(|error| {
-        tracing::warn!(currency = %currency, error = %error, "coinbase_client_exception_occurred");
+        tracing::warn!(currency = %currency, error = %error, message = events::COINBASE_CLIENT_EXCEPTION_OCCURRED);
         upstream_error(error)
     })?;
     tracing::info!(
@@ -56,7 +57,7 @@ async fn buy(
         rate = %quote.rate,
         cached = source == Source::Cache,
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "btc_price_quoted"
+        message = events::BTC_PRICE_QUOTED
     );
     Ok(Json(PriceBody {
         timestamp: quote.quoted_at,

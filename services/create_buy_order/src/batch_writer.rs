@@ -124,7 +124,11 @@ async fn write(pool: &PgPool, orders: &[&NewOrder]) -> Result<Vec<Outcome>, sqlx
 
 /// The outcome of one order once its batch is committed, with `created` the
 /// orders the batch inserted, by external id.
-fn outcome(decision: Decision, order: &NewOrder, created: &HashMap<Uuid, BuyOrderEvent>) -> Outcome {
+fn outcome(
+    decision: Decision,
+    order: &NewOrder,
+    created: &HashMap<Uuid, BuyOrderEvent>,
+) -> Outcome {
     let inserted = |external_id: Uuid| {
         created
             .get(&external_id)

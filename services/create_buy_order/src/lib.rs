@@ -106,25 +106,17 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         // The API answers 503 until the schema is there and the write model answers.
-        let (config, service) = (self.config, self.service.clone());
-        let startup = tokio::spawn(async move {
-            let database = &config.write_model;
+        let (config, service) = (self.config, &self.service);
+        let pool = service.place.pool().clone();
+        let _startup =
             config
                 .migrations
-                .open_when_ready(database, service.place.pool(), &service.startup)
-                .await;
-        });
+                .spawn_open(config.write_model, pool, service.startup.clone());
         let router = routes::router(self.service);
         let relay = self.relay;
-        let served = http::serve_with_background(
-            self.listener,
-            router,
-            shutdown,
-            "outbox_relay",
-            |cancel| relay.run(cancel),
-        )
-        .await;
-        startup.abort();
-        served
+        http::serve_with_background(self.listener, router, shutdown, "outbox_relay", |cancel| {
+            relay.run(cancel)
+        })
+        .await
     }
 }

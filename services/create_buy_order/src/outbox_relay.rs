@@ -6,6 +6,7 @@
 //! forgotten only once RabbitMQ confirmed it, so it may be sent twice but
 //! never lost; the consumer ignores repeats.
 
+use platform::events;
 use std::time::Duration;
 
 use domain::BuyOrderEvent;
@@ -41,7 +42,7 @@ impl RelayHandle {
     pub(crate) fn publish(&self, event: BuyOrderEvent) {
         let request_id = platform::request_id::current();
         if self.sender.try_send((event, request_id)).is_err() {
-            tracing::debug!("relay channel full; the outbox sweep will publish the event");
+            tracing::debug!(message = events::OUTBOX_RELAY_CHANNEL_FULL);
         }
     }
 }
@@ -61,9 +62,9 @@ pub(crate) struct OutboxRelay {
 }
 
 const SESSION_EVENTS: SessionEvents = SessionEvents {
-    ready: "queue_publisher_connected",
-    setup_failed: "queue_publisher_setup_failed",
-    disconnected: "queue_publisher_disconnected",
+    ready: events::QUEUE_PUBLISHER_CONNECTED,
+    setup_failed: events::QUEUE_PUBLISHER_SETUP_FAILED,
+    disconnected: events::QUEUE_PUBLISHER_DISCONNECTED,
 };
 
 impl OutboxRelay {
@@ -127,14 +128,14 @@ impl OutboxRelay {
                 Ok(swept) if swept == BATCH => continue,
                 Ok(swept) => {
                     if swept > 0 {
-                        tracing::info!(swept, "outbox_swept");
+                        tracing::info!(swept, message = events::OUTBOX_SWEPT);
                     }
                     return Ok(());
                 }
                 Err(SweepError::Queue(error)) => return Err(error),
                 Err(SweepError::Database(error)) => {
                     // The write model is away; the rows wait for the next sweep.
-                    tracing::warn!(error = %error, "outbox_sweep_failed");
+                    tracing::warn!(error = %error, message = events::OUTBOX_SWEEP_FAILED);
                     return Ok(());
                 }
             }
@@ -219,7 +220,7 @@ async fn publish(
                 order_id = event.id,
                 external_id = %event.external_id,
                 returned = refused.take_message().is_some(),
-                "buy_order_event_not_confirmed"
+                message = events::BUY_ORDER_EVENT_NOT_CONFIRMED
             ),
         }
     }
@@ -233,7 +234,10 @@ async fn forget(pool: &PgPool, order_ids: &[i64]) {
         return;
     }
     match storage::delete_from_outbox(pool, order_ids).await {
-        Ok(()) => tracing::debug!(count = order_ids.len(), "buy_order_events_published"),
-        Err(error) => tracing::warn!(error = %error, "outbox_cleanup_failed"),
+        Ok(()) => tracing::debug!(
+            count = order_ids.len(),
+            message = events::BUY_ORDER_EVENTS_PUBLISHED
+        ),
+        Err(error) => tracing::warn!(error = %error, message = events::OUTBOX_CLEANUP_FAILED),
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP face: `PUT /buy_order` and `GET /healthcheck`.
 
+use platform::events;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,8 +14,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router, middleware};
 use domain::BuyOrder;
 use platform::api_error::{ApiError, FieldError};
-use platform::health::{NotReady, Readiness, health_response};
-use platform::postgres;
+use platform::health::{NotReady, Readiness, health_response, ready_with_database};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -65,7 +65,7 @@ async fn put_buy_order(
         status = response.status().as_u16(),
         replayed = response.headers().contains_key(REPLAYED),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "create_buy_order_response_returned"
+        message = events::CREATE_BUY_ORDER_RESPONSE_RETURNED
     );
     response
 }
@@ -82,7 +82,7 @@ async fn create(
             bytes = body.len(),
             valid = false,
             faults = faults.len(),
-            "create_buy_order_request_received"
+            message = events::CREATE_BUY_ORDER_REQUEST_RECEIVED
         );
         ApiError::Invalid(faults)
     })?;
@@ -93,7 +93,7 @@ async fn create(
         idempotence_key = %key,
         currency = %request.amount.currency(),
         amount = %request.amount,
-        "create_buy_order_request_received"
+        message = events::CREATE_BUY_ORDER_REQUEST_RECEIVED
     );
     let placed = service
         .place
@@ -105,7 +105,7 @@ async fn create(
         Placed::Replayed(event) => (event, true),
     };
     if replayed {
-        tracing::info!(idempotence_key = %key, order_id = event.id, external_id = %event.external_id, "buy_order_request_idempotence_cache_hit");
+        tracing::info!(idempotence_key = %key, order_id = event.id, external_id = %event.external_id, message = events::BUY_ORDER_REQUEST_IDEMPOTENCE_CACHE_HIT);
     } else {
         tracing::info!(
             idempotence_key = %key,
@@ -115,7 +115,7 @@ async fn create(
             currency_amount = %event.currency_amount,
             btc_rate = %event.btc_rate,
             btc_amount = %event.btc_amount,
-            "buy_order_created"
+            message = events::BUY_ORDER_CREATED
         );
     }
     let body = CreatedBody {
@@ -149,7 +149,7 @@ fn place_error(error: PlaceError, key: Uuid) -> ApiError {
         PlaceError::PriceUnavailable(error) => {
             // The cause names internal addresses and upstream bodies: it goes
             // to the event log under the request id, not to the client.
-            tracing::warn!(idempotence_key = %key, reason = %error, "btc_price_unavailable");
+            tracing::warn!(idempotence_key = %key, reason = %error, message = events::BTC_PRICE_UNAVAILABLE);
             ApiError::Unavailable("no BTC price can be had right now; please retry".into())
         }
         PlaceError::Write(WriteError::Stopped) => {
@@ -165,11 +165,11 @@ fn place_error(error: PlaceError, key: Uuid) -> ApiError {
 fn refused(refusal: Refusal, key: Uuid) -> ApiError {
     let code = match &refusal {
         Refusal::KeyReused(_) => {
-            tracing::info!(idempotence_key = %key, "idempotence_key_reused");
+            tracing::info!(idempotence_key = %key, message = events::IDEMPOTENCE_KEY_REUSED);
             "idempotence_key_reused"
         }
         Refusal::LimitExceeded { remaining } => {
-            tracing::info!(idempotence_key = %key, remaining_btc = %remaining, "btc_limit_exceeded");
+            tracing::info!(idempotence_key = %key, remaining_btc = %remaining, message = events::BTC_LIMIT_EXCEEDED);
             "btc_limit_exceeded"
         }
     };
@@ -183,9 +183,8 @@ fn refused(refusal: Refusal, key: Uuid) -> ApiError {
 /// the price service answer.
 async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
     let state = async {
-        service.startup.current()?;
-        service.publisher.current()?;
-        postgres::reachable(service.place.pool(), "write model").await?;
+        let gates = [&service.startup, &service.publisher];
+        ready_with_database(&gates, service.place.pool(), "write model").await?;
         let prices = service.place.prices().healthy().await;
         prices.map_err(|error| NotReady::unhealthy("btc_price", error))
     };

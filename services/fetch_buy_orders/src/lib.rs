@@ -67,17 +67,12 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self.service.clone();
-        let config = self.config;
-        let startup = tokio::spawn(async move {
-            let database = &config.read_model;
-            config
-                .migrations
-                .open_when_ready(database, &service.pool, &service.startup)
-                .await;
-        });
-        let served = http::serve(self.listener, routes::router(self.service), shutdown).await;
-        startup.abort();
-        served
+        let (config, service) = (self.config, &self.service);
+        let _startup = config.migrations.spawn_open(
+            config.read_model,
+            service.pool.clone(),
+            service.startup.clone(),
+        );
+        http::serve(self.listener, routes::router(self.service), shutdown).await
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP face: `GET /buy_orders?page_size=10&last_reference=<id>` and
 //! `GET /healthcheck`.
 
+use platform::events;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,8 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router, middleware};
 use domain::BuyOrder;
 use platform::api_error::{ApiError, FieldError};
-use platform::health::{Readiness, health_response};
-use platform::postgres;
+use platform::health::{Readiness, health_response, ready_with_database};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -66,7 +66,7 @@ async fn buy_orders(
     tracing::info!(
         page_size = request.page_size,
         last_reference = request.last_reference.map(|r| r.to_string()),
-        "buy_orders_page_requested"
+        message = events::BUY_ORDERS_PAGE_REQUESTED
     );
     // One row more than asked for says whether another page follows.
     let mut rows = storage::page(
@@ -90,7 +90,11 @@ async fn buy_orders(
     let has_more = rows.len() > page_size;
     rows.truncate(page_size);
     let last_reference = rows.last().map(|order| order.id);
-    tracing::info!(rows = rows.len(), has_more, "buy_orders_page_returned");
+    tracing::info!(
+        rows = rows.len(),
+        has_more,
+        message = events::BUY_ORDERS_PAGE_RETURNED
+    );
     Ok(Json(PageBody {
         rows,
         last_reference,
@@ -135,11 +139,7 @@ fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>
 }
 
 async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
-    let state = async {
-        service.startup.current()?;
-        postgres::reachable(&service.pool, "read model").await
-    };
-    health_response(state.await)
+    health_response(ready_with_database(&[&service.startup], &service.pool, "read model").await)
 }
 
 #[cfg(test)]

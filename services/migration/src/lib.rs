@@ -3,6 +3,7 @@
 //! what it applied and never applies it twice, then reports healthy. The
 //! other services wait for that healthcheck before they serve.
 
+use platform::events;
 use std::future::Future;
 use std::net::SocketAddr;
 
@@ -85,16 +86,19 @@ async fn apply(database: &DatabaseConfig, migrator: &Migrator, readiness: &Readi
         migrated.map_err(sqlx::Error::from)
     };
     retry::until_ok(database.retry_wait, attempt, |error| {
-        readiness.set_not_ready(NotReady::unreachable(format!("{} database", database.label), error));
+        readiness.set_not_ready(NotReady::unreachable(
+            format!("{} database", database.label),
+            error,
+        ));
         tracing::warn!(
             database = %database.label,
             name = %database.name,
             error = %error,
             retry_in_s = database.retry_wait.as_secs(),
-            "failed_to_migrate_database"
+            message = events::FAILED_TO_MIGRATE_DATABASE
         );
     })
     .await;
     let latest_version = migrator.iter().map(|migration| migration.version).max();
-    tracing::info!(database = %database.label, name = %database.name, latest_version, "database_migrated");
+    tracing::info!(database = %database.label, name = %database.name, latest_version, message = events::DATABASE_MIGRATED);
 }

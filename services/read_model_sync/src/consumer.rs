@@ -5,6 +5,7 @@
 //! its current batch and takes no more (the prefetch bounds what RabbitMQ
 //! hands over), then resumes.
 
+use platform::events;
 use std::time::Duration;
 
 use domain::BuyOrderEvent;
@@ -47,9 +48,9 @@ pub(crate) struct Consumer {
 }
 
 const SESSION_EVENTS: SessionEvents = SessionEvents {
-    ready: "queue_listener_starting_consumption",
-    setup_failed: "queue_listener_setup_failed",
-    disconnected: "queue_listener_disconnected",
+    ready: events::QUEUE_LISTENER_STARTING_CONSUMPTION,
+    setup_failed: events::QUEUE_LISTENER_SETUP_FAILED,
+    disconnected: events::QUEUE_LISTENER_DISCONNECTED,
 };
 
 impl QueueWork for Consumer {
@@ -162,7 +163,7 @@ impl Consumer {
                 client_id = event.client_id,
                 request_id,
                 queue = %self.queue.queue,
-                "buy_order_read_model_synced"
+                message = events::BUY_ORDER_READ_MODEL_SYNCED
             );
         }
         Ok(true)
@@ -202,7 +203,7 @@ impl Consumer {
         let outcome = retry::until_ok(self.database_retry_wait, attempt, |error| {
             self.consuming
                 .set_not_ready(NotReady::unreachable("read model", error));
-            tracing::warn!(error = %error, count = events.len(), "failed_to_sync_buy_order_read_model");
+            tracing::warn!(error = %error, count = events.len(), message = events::FAILED_TO_SYNC_BUY_ORDER_READ_MODEL);
         })
         .await;
         self.consuming.set_ready();
@@ -253,7 +254,7 @@ impl Consumer {
             return Err(ConsumeError::DeadLetterRefused);
         }
         delivery.ack(BasicAckOptions::default()).await?;
-        tracing::warn!(queue = %dead_letter_queue, reason, "buy_order_event_dead_lettered");
+        tracing::warn!(queue = %dead_letter_queue, reason, message = events::BUY_ORDER_EVENT_DEAD_LETTERED);
         Ok(())
     }
 }

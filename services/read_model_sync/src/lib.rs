@@ -13,10 +13,10 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use platform::config::{ConfigError, Env, ListenConfig};
-use platform::health::{Readiness, health_response};
+use platform::health::{Readiness, health_response, ready_with_database};
 use platform::http;
 use platform::migrations_gate::MigrationsGate;
-use platform::postgres::{self, DatabaseConfig};
+use platform::postgres::DatabaseConfig;
 use platform::rabbitmq::QueueConfig;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -118,9 +118,5 @@ async fn consume(config: Config, consumer: Consumer, cancel: CancellationToken) 
 }
 
 async fn healthcheck(State(health): State<Health>) -> Response {
-    let state = async {
-        health.consuming.current()?;
-        postgres::reachable(&health.pool, "read model").await
-    };
-    health_response(state.await)
+    health_response(ready_with_database(&[&health.consuming], &health.pool, "read model").await)
 }

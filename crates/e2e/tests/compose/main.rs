@@ -133,13 +133,7 @@ fn lookups(service: &str, env: &Env) -> Result<(), ConfigError> {
     Ok(())
 }
 
-const RUST_SERVICES: [&str; 5] = [
-    "migration",
-    "btc_price",
-    "create_buy_order",
-    "read_model_sync",
-    "fetch_buy_orders",
-];
+const RUST_SERVICES: [&str; 5] = testkit::cluster::SERVICES;
 
 #[test]
 fn every_variable_a_service_reads_from_dotenv_is_set_for_it() {

@@ -3,12 +3,16 @@ use std::time::Duration;
 use testkit::TestDatabase;
 
 #[tokio::test]
-async fn connect_with_retry_waits_for_a_database_that_does_not_exist_yet() {
+async fn a_lazy_pool_waits_until_its_database_exists() {
     let database = TestDatabase::not_yet_created();
     let mut config = database.config().clone();
     config.retry_wait = Duration::from_millis(100);
+    let pool = config.connect_lazy();
 
-    let connecting = tokio::spawn(async move { config.connect_with_retry().await });
+    let waiting = pool.clone();
+    let connecting = tokio::spawn(async move {
+        config.wait_until_reachable(&waiting).await;
+    });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         !connecting.is_finished(),
@@ -16,7 +20,7 @@ async fn connect_with_retry_waits_for_a_database_that_does_not_exist_yet() {
     );
 
     database.create().await;
-    let pool = tokio::time::timeout(Duration::from_secs(10), connecting)
+    tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
         .expect("connects once the database exists")
         .expect("the task");

@@ -1,5 +1,7 @@
-//! The test support itself: the fake Coinbase's API, and per-test databases.
+//! The test support itself: the fake Coinbase's API, per-test databases, the
+//! forward-protocol receiver, and the list of services.
 
 mod database;
 mod fake_coinbase;
 mod fluent_receiver;
+mod services_list;
