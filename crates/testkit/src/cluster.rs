@@ -252,20 +252,26 @@ fn cluster_env(
 }
 
 impl Drop for Cluster {
-    // Removes this cluster's exchange and queues from the shared broker.
     fn drop(&mut self) {
-        let queue = self.queue.clone();
-        let removed = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(remove_topology(&queue)).ok()
-        })
-        .join();
-        if !matches!(removed, Ok(Some(()))) {
-            eprintln!("could not remove exchange {}", self.queue.exchange);
-        }
+        remove_queues(&self.queue);
+    }
+}
+
+/// Removes a test's exchange and queues from the shared broker; for `Drop`,
+/// so it blocks (on a thread of its own, outside the test's runtime).
+pub fn remove_queues(queue: &QueueConfig) {
+    let queue = queue.clone();
+    let exchange = queue.exchange.clone();
+    let removed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(remove_topology(&queue)).ok()
+    })
+    .join();
+    if !matches!(removed, Ok(Some(()))) {
+        eprintln!("could not remove exchange {exchange}");
     }
 }
 

@@ -3,7 +3,8 @@
 //! databases per test (`database`), unique queue names (`names`), free ports
 //! (`ports`), service binaries run as processes (`service`), the whole
 //! cluster on fresh databases and queues (`cluster`), a fluentd stand-in that
-//! decodes what the services ship (`fluent_receiver`), a proxy whose
+//! decodes what the services ship (`fluent_receiver`), services run inside
+//! the test process (`in_process`), a proxy whose
 //! connections a test can cut (`tcp_proxy`), and the one
 //! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
 
@@ -12,6 +13,7 @@ pub mod cluster;
 pub mod database;
 pub mod fake_coinbase;
 pub mod fluent_receiver;
+pub mod in_process;
 pub mod names;
 pub mod ports;
 pub mod service;
@@ -23,4 +25,5 @@ pub use cluster::Cluster;
 pub use database::TestDatabase;
 pub use fake_coinbase::FakeCoinbase;
 pub use fluent_receiver::FluentReceiver;
+pub use in_process::InProcess;
 pub use service::ServiceProcess;

@@ -7,7 +7,6 @@ mod create;
 mod faults;
 mod logging;
 mod paging;
-mod validation;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};

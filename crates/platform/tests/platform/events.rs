@@ -78,7 +78,10 @@ fn every_event_is_named_by_a_constant_of_platform_events() {
         rust_files(&Path::new(ROOT).join(dir), &mut files);
     }
     let mut named_in_place = Vec::new();
-    for file in files.iter().filter(|f| !f.components().any(|c| c.as_os_str() == "tests")) {
+    for file in files
+        .iter()
+        .filter(|f| !f.components().any(|c| c.as_os_str() == "tests"))
+    {
         let source = std::fs::read_to_string(file).expect("reading a source file");
         for call in tracing_calls(&source) {
             if !call.contains("message = ") {

@@ -1,9 +1,16 @@
-use serde_json::{Value, json};
-use testkit::Cluster;
+//! Every invalid request is refused before any work: 422 at the faulty field,
+//! 413 for a body too large, and nothing stored or priced.
 
-use crate::{count, order};
+use serde_json::{Value, json};
+
+use crate::{Harness, count};
 
 const KEY: &str = "5fa733ae-82b4-4ac0-8478-35ff30dae879";
+
+/// A create body.
+fn order(currency: &str, amount: Value, key: &str) -> Value {
+    json!({"currency": currency, "amount": amount, "idempotence_key": key})
+}
 
 /// The `loc` of each entry of a 422 body.
 fn locations(body: &Value) -> Vec<Vec<String>> {
@@ -26,7 +33,7 @@ fn locations(body: &Value) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn each_invalid_request_is_422_at_the_faulty_field_and_stores_nothing() {
-    let cluster = Cluster::start().await;
+    let cluster = Harness::start().await;
     let price_calls = cluster.coinbase.stats().requests;
     let body_at = |field: &str| vec![vec!["body".to_owned(), field.to_owned()]];
     let cases = [
@@ -79,7 +86,7 @@ async fn each_invalid_request_is_422_at_the_faulty_field_and_stores_nothing() {
 
 #[tokio::test]
 async fn a_json_number_amount_is_read_exactly() {
-    let cluster = Cluster::start().await;
+    let cluster = Harness::start().await;
     let reply = cluster
         .api
         .put_order(&order("EUR", json!(123.45), KEY))
@@ -90,7 +97,7 @@ async fn a_json_number_amount_is_read_exactly() {
 
 #[tokio::test]
 async fn a_body_over_64_kib_is_413() {
-    let cluster = Cluster::start().await;
+    let cluster = Harness::start().await;
     let padding = "x".repeat(70 * 1024);
     let body =
         json!({"currency": "USD", "amount": "1.00", "idempotence_key": KEY, "padding": padding});

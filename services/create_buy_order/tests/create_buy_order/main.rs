@@ -1,0 +1,99 @@
+//! create_buy_order's HTTP face, run inside this process with the services it
+//! waits for (migration, btc_price), on fresh databases, fresh queue names and
+//! a fake Coinbase: status codes, error bodies and headers, and that a refused
+//! request stores nothing. Faults and the whole cluster are `crates/e2e`'s.
+
+mod replay;
+mod validation;
+
+use std::time::Duration;
+
+use platform::config::Env;
+use platform::rabbitmq::QueueConfig;
+use platform::schema;
+use sqlx::PgPool;
+use testkit::names::unique;
+use testkit::settings::{self, database_vars};
+use testkit::{Api, FakeCoinbase, InProcess, TestDatabase};
+
+/// The service and what it needs, all dropped together.
+struct Harness {
+    api: Api,
+    coinbase: FakeCoinbase,
+    write_model: TestDatabase,
+    queue: QueueConfig,
+    _read_model: TestDatabase,
+    _services: Vec<InProcess>,
+}
+
+/// Variables for a service listening on a free loopback port.
+fn listening(mut vars: Vec<(String, String)>) -> Env {
+    vars.push(("SERVICE_HOST".into(), "127.0.0.1".into()));
+    vars.push(("SERVICE_PORT".into(), "0".into()));
+    Env::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// `{prefix}_PROTOCOL`, `_HOST` and `_PORT` of an in-process service.
+fn upstream(prefix: &str, service: &InProcess) -> Vec<(String, String)> {
+    vec![
+        (format!("{prefix}_PROTOCOL"), "http".into()),
+        (format!("{prefix}_HOST"), "127.0.0.1".into()),
+        (format!("{prefix}_PORT"), service.port().to_string()),
+    ]
+}
+
+impl Harness {
+    async fn start() -> Self {
+        let write_model = TestDatabase::migrated(&schema::WRITE_MODEL).await;
+        let read_model = TestDatabase::migrated(&schema::READ_MODEL).await;
+        let coinbase = FakeCoinbase::start().await;
+        let mut queue = settings::rabbitmq();
+        queue.exchange = unique("test_exchange");
+        queue.queue = unique("test_queue");
+        queue.retry_wait = Duration::from_secs(1);
+
+        let mut databases = database_vars("WRITE_MODEL_DB", write_model.config());
+        databases.extend(database_vars("READ_MODEL_DB", read_model.config()));
+        let config = migration::Config::from_env(&listening(databases)).expect("config");
+        let app = migration::App::build(config).await.expect("binding");
+        let migration = InProcess::spawn(app.local_addr().expect("bound"), |s| app.run(s));
+
+        let mut prices = coinbase.env();
+        prices.push(("CB_CACHE_TTL_MS".into(), "0".into()));
+        let config = btc_price::Config::from_env(&listening(prices)).expect("config");
+        let app = btc_price::App::build(config).await.expect("binding");
+        let btc_price = InProcess::spawn(app.local_addr().expect("bound"), |s| app.run(s));
+
+        let mut vars = database_vars("WRITE_MODEL_DB", write_model.config());
+        vars.extend(queue.to_env());
+        vars.extend(upstream("MIGRATION", &migration));
+        vars.extend(upstream("BTC_PRICE", &btc_price));
+        let config = create_buy_order::Config::from_env(&listening(vars)).expect("config");
+        let app = create_buy_order::App::build(config).await.expect("binding");
+        let service = InProcess::spawn(app.local_addr().expect("bound"), |s| app.run(s));
+        let service = service.wait_healthy().await;
+
+        Self {
+            api: Api::new(service.url(), String::new()),
+            coinbase,
+            write_model,
+            queue,
+            _read_model: read_model,
+            _services: vec![service, btc_price, migration],
+        }
+    }
+
+    async fn write_pool(&self) -> PgPool {
+        self.write_model.pool().await
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        testkit::cluster::remove_queues(&self.queue);
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}
