@@ -22,7 +22,13 @@ async fn orders_created_while_the_sync_is_stopped_all_arrive_once_it_is_back() {
     );
 
     cluster.start_service("read_model_sync").await;
-    assert_eq!(cluster.wait_for_read_model(200).await, 200);
+    assert_eq!(
+        cluster.wait_for_read_model(200).await,
+        200,
+        "read_model_sync's log:\n{}\ncreate_buy_order's log:\n{}",
+        cluster.log("read_model_sync"),
+        cluster.log("create_buy_order")
+    );
     assert_eq!(stored_ids(&read).await, sorted(placed));
 }
 
