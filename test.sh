@@ -39,11 +39,29 @@ blackbox_against_published_ports() {
     fi
 }
 
+# The base images take minutes of downloading and unpacking, little CPU: a
+# full run builds them in the background while the workspace compiles.
+start_base_images() {
+    # shellcheck source=scripts/docker.sh
+    source scripts/docker.sh
+    if base_images_missing; then
+        # Installs with apt here, not beside the other scripts' installs.
+        if [[ $(image_source) == offline ]]; then scripts/offline-images.sh tools; fi
+        mkdir -p target
+        ./build_base_images.sh >target/base-images.log 2>&1 &
+        base_images_pid=$!
+        echo "test.sh: building the base images in the background (target/base-images.log)"
+    fi
+}
+
 compose_suite() {
     # shellcheck source=scripts/docker.sh
     source scripts/docker.sh
     require_docker_engine
     find_compose
+    if [[ -n ${base_images_pid:-} ]]; then
+        wait "$base_images_pid" || { cat target/base-images.log; exit 1; }
+    fi
     if base_images_missing; then ./build_base_images.sh; fi
     ./build_run_images.sh
     export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
@@ -80,6 +98,7 @@ case ${1:-} in
         ;;
 esac
 
+if docker_engine_answers; then start_base_images; fi
 # The static checks, run from nothing: hadolint installed afresh, so that a
 # fresh machine's set-up is what every run exercises.
 scripts/check-tool-installs.sh

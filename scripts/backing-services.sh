@@ -37,9 +37,9 @@ can_use_apt() { [[ $EUID -eq 0 ]] && type -P apt-get >/dev/null; }
 
 apt_install() {
     if [[ ! -f /tmp/.rsdist-apt-updated ]]; then
-        apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated
+        apt-get update -q -o DPkg::Lock::Timeout=600 >&2 && touch /tmp/.rsdist-apt-updated
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >&2
 }
 
 # --- PostgreSQL --------------------------------------------------------------

@@ -2,6 +2,7 @@
 # Builds the cluster's images without an image registry, from Debian's
 # packages and the host-built release binaries, under the names that
 # docker-compose.yml uses:
+#   scripts/offline-images.sh tools   installs debootstrap if it is missing
 #   scripts/offline-images.sh debian  rsdist/debian:12 alone (debootstrap, then
 #                                     docker import; kept once built)
 #   scripts/offline-images.sh bases   rsdist/debian:12 (debootstrap, then
@@ -31,7 +32,7 @@ build_debian_base() {
         log "rsdist/debian:12 exists; not rebuilt"
         return
     fi
-    type -P debootstrap >/dev/null || apt_install debootstrap
+    install_tools
     local rootfs
     rootfs=$(mktemp -d)
     log "debootstrap bookworm from $DEBIAN_MIRROR"
@@ -54,12 +55,16 @@ SLIM
     log "built rsdist/debian:12"
 }
 
+install_tools() { type -P debootstrap >/dev/null || apt_install debootstrap; }
+
 apt_install() {
     if [[ $EUID -ne 0 ]] || ! type -P apt-get >/dev/null; then
         log "missing: $*; install it, or run this as root on Debian"
         exit 1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+    log "installing $*"
+    [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >&2
 }
 
 # Runs a command, showing its output only if it fails (docker build is chatty).
@@ -110,8 +115,9 @@ run() {
 
 require_docker_engine
 case ${1:-} in
+    tools) install_tools ;;
     debian) build_debian_base ;;
     bases) bases ;;
     run) run ;;
-    *) echo "usage: $0 debian|bases|run" >&2; exit 2 ;;
+    *) echo "usage: $0 tools|debian|bases|run" >&2; exit 2 ;;
 esac

@@ -23,8 +23,8 @@ apt_install() {
         die "missing: $*; install them, or run this as root on Debian"
     fi
     log "installing $*"
-    [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+    [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q -o DPkg::Lock::Timeout=600 >&2 && touch /tmp/.rsdist-apt-updated; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >&2
 }
 
 # Prints the compose command's words: v1 `docker-compose` or the v2 plugin.
