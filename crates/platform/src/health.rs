@@ -18,6 +18,9 @@ pub enum NotReady {
     /// A connection it needs was lost, and is being made again.
     #[error("lost the connection to {0}")]
     Lost(&'static str),
+    /// Still starting: waiting for a backing service to be there.
+    #[error("waiting for the {what}: {reason}")]
+    WaitingFor { what: String, reason: String },
     /// A backing service does not answer.
     #[error("the {what} is unreachable: {reason}")]
     Unreachable { what: String, reason: String },

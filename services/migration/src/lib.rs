@@ -86,10 +86,10 @@ async fn apply(database: &DatabaseConfig, migrator: &Migrator, readiness: &Readi
         migrated.map_err(sqlx::Error::from)
     };
     retry::until_ok(database.retry_wait, attempt, |error| {
-        readiness.set_not_ready(NotReady::unreachable(
-            format!("{} database", database.label),
-            error,
-        ));
+        readiness.set_not_ready(NotReady::WaitingFor {
+            what: format!("{} database", database.label),
+            reason: error.to_string(),
+        });
         tracing::warn!(
             database = %database.label,
             name = %database.name,
