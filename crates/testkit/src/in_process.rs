@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use platform::config::Env;
 use tokio::sync::oneshot;
 
 /// A running service; it is shut down when dropped.
@@ -57,6 +58,23 @@ impl InProcess {
         }
         panic!("{url} never became healthy");
     }
+}
+
+/// `vars` and a free loopback port to listen on (`SERVICE_PORT=0`), as a
+/// service's config source.
+pub fn listening(mut vars: Vec<(String, String)>) -> Env {
+    vars.push(("SERVICE_HOST".into(), "127.0.0.1".into()));
+    vars.push(("SERVICE_PORT".into(), "0".into()));
+    Env::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// `{prefix}_PROTOCOL`, `_HOST` and `_PORT` pointing at `service`.
+pub fn upstream(prefix: &str, service: &InProcess) -> Vec<(String, String)> {
+    vec![
+        (format!("{prefix}_PROTOCOL"), "http".into()),
+        (format!("{prefix}_HOST"), "127.0.0.1".into()),
+        (format!("{prefix}_PORT"), service.port().to_string()),
+    ]
 }
 
 impl Drop for InProcess {

@@ -52,6 +52,7 @@ impl App {
         })
     }
 
+    /// Where it listens (the port the OS chose for port 0), for in-process tests.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }

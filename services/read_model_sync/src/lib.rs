@@ -6,7 +6,6 @@ mod consumer;
 mod storage;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::State;
@@ -75,10 +74,6 @@ impl App {
             pool,
             consuming,
         })
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
     }
 
     /// Consumes once the schema is there, serves the healthcheck, and stops

@@ -8,10 +8,10 @@ mod validation;
 
 use std::time::Duration;
 
-use platform::config::Env;
 use platform::rabbitmq::QueueConfig;
 use platform::schema;
 use sqlx::PgPool;
+use testkit::in_process::{listening, upstream};
 use testkit::names::unique;
 use testkit::settings::{self, database_vars};
 use testkit::{Api, FakeCoinbase, InProcess, TestDatabase};
@@ -24,22 +24,6 @@ struct Harness {
     queue: QueueConfig,
     _read_model: TestDatabase,
     _services: Vec<InProcess>,
-}
-
-/// Variables for a service listening on a free loopback port.
-fn listening(mut vars: Vec<(String, String)>) -> Env {
-    vars.push(("SERVICE_HOST".into(), "127.0.0.1".into()));
-    vars.push(("SERVICE_PORT".into(), "0".into()));
-    Env::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-}
-
-/// `{prefix}_PROTOCOL`, `_HOST` and `_PORT` of an in-process service.
-fn upstream(prefix: &str, service: &InProcess) -> Vec<(String, String)> {
-    vec![
-        (format!("{prefix}_PROTOCOL"), "http".into()),
-        (format!("{prefix}_HOST"), "127.0.0.1".into()),
-        (format!("{prefix}_PORT"), service.port().to_string()),
-    ]
 }
 
 impl Harness {
