@@ -25,10 +25,9 @@ scenarios() {
     bench fetch -n $((50000 / scale)) -c 64 --label "$1"
 }
 
-if images_missing || base_images_missing; then
-    if base_images_missing; then ./build_base_images.sh; fi
-    ./build_run_images.sh
-fi
+# The images must hold the code the native cluster runs.
+if base_images_missing; then ./build_base_images.sh; fi
+./build_run_images.sh
 cargo build --release --quiet -p bench
 
 echo "== image sizes"
