@@ -31,8 +31,7 @@ if images_missing; then
     ./build_run_images.sh
 fi
 if [[ ${FAKE_COINBASE:-0} == 1 ]]; then
-    # The shell's variables win over .env in compose's interpolation.
-    export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
+    use_fake_coinbase
     echo "fake Coinbase control API: http://127.0.0.1:$FAKE_COINBASE_EXT_PORT/control"
 fi
 "${compose[@]}" up -d

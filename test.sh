@@ -64,7 +64,7 @@ compose_suite() {
     fi
     if base_images_missing; then ./build_base_images.sh; fi
     ./build_run_images.sh
-    export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
+    use_fake_coinbase
     # shellcheck disable=SC2064 # the command is fixed now
     trap "COMPOSE_PROFILES=fake_coinbase,scale_out ${compose[*]} down -v --remove-orphans >/dev/null 2>&1" EXIT
     COMPOSE_PROFILES=fake_coinbase,scale_out "${compose[@]}" down -v --remove-orphans

@@ -35,12 +35,8 @@ wait_for_port() {
 
 can_use_apt() { [[ $EUID -eq 0 ]] && type -P apt-get >/dev/null; }
 
-apt_install() {
-    if [[ ! -f /tmp/.rsdist-apt-updated ]]; then
-        apt-get update -q -o DPkg::Lock::Timeout=600 >&2 && touch /tmp/.rsdist-apt-updated
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >&2
-}
+# shellcheck source=scripts/apt.sh
+source "$root_dir/scripts/apt.sh"
 
 # --- PostgreSQL --------------------------------------------------------------
 

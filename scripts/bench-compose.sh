@@ -39,7 +39,7 @@ scenarios native
 scripts/local-cluster.sh down
 
 echo "== compose cluster"
-export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
+use_fake_coinbase
 # shellcheck disable=SC2064 # the command is fixed now
 trap "${compose[*]} down -v >/dev/null 2>&1" EXIT
 "${compose[@]}" down -v >/dev/null 2>&1

@@ -70,6 +70,13 @@ wait_until_healthy() {
     done
 }
 
+# Points compose at the fake Coinbase (profile fake_coinbase), as
+# FAKE_COINBASE=1 asks: the shell's variables win over .env in compose's
+# interpolation. Needs scripts/env.sh sourced first.
+use_fake_coinbase() {
+    export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
+}
+
 images_missing() {
     local service
     for service in "${INFRASTRUCTURE_SERVICES[@]}" "${RUST_SERVICES[@]}" fake_coinbase; do

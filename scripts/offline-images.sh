@@ -55,17 +55,10 @@ SLIM
     log "built rsdist/debian:12"
 }
 
-install_tools() { type -P debootstrap >/dev/null || apt_install debootstrap; }
+install_tools() { type -P debootstrap >/dev/null || { log "installing debootstrap"; apt_install debootstrap; }; }
 
-apt_install() {
-    if [[ $EUID -ne 0 ]] || ! type -P apt-get >/dev/null; then
-        log "missing: $*; install it, or run this as root on Debian"
-        exit 1
-    fi
-    log "installing $*"
-    [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q >&2 && touch /tmp/.rsdist-apt-updated; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >&2
-}
+# shellcheck source=scripts/apt.sh
+source scripts/apt.sh
 
 # Runs a command, showing its output only if it fails (docker build is chatty).
 quietly() {

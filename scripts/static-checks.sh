@@ -16,16 +16,9 @@ tools_dir=${RSDIST_TOOLS_DIR:-$PWD/target/tools}
 hadolint_bin=$tools_dir/venv/bin/hadolint
 
 log() { printf 'static-checks: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
 
-apt_install() {
-    if [[ $EUID -ne 0 ]] || ! type -P apt-get >/dev/null; then
-        die "missing: $*; install them, or run this as root on Debian"
-    fi
-    log "installing $*"
-    [[ -f /tmp/.rsdist-apt-updated ]] || { apt-get update -q -o DPkg::Lock::Timeout=600 >&2 && touch /tmp/.rsdist-apt-updated; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >&2
-}
+# shellcheck source=scripts/apt.sh
+source scripts/apt.sh
 
 # Prints the compose command's words: v1 `docker-compose` or the v2 plugin.
 compose_command() {
@@ -43,7 +36,10 @@ install_missing() {
     compose_command >/dev/null || missing+=(docker-compose)
     type -P shellcheck >/dev/null || missing+=(shellcheck)
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-    if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]}"
+        apt_install "${missing[@]}"
+    fi
     if [[ ! -x $hadolint_bin ]]; then
         log "installing hadolint (hadolint-bin) into $tools_dir/venv"
         python3 -m venv "$tools_dir/venv" >&2
