@@ -19,10 +19,13 @@ pub struct BuyOrder {
     pub btc_amount: Decimal,
 }
 
+/// The major version of the event's schema, sent as `schema_version`. A
+/// change that consumers can ignore (a new field) keeps it; any other bumps it.
+pub const EVENT_SCHEMA_VERSION: u16 = 1;
+
 /// The event published for each new order, from the write model to the read
-/// model: one JSON object, decimals as strings.
+/// model: one JSON object, decimals as strings, with `schema_version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BuyOrderEvent {
     /// The write model's id, which orders ties and makes redelivery a no-op.
     pub id: i64,
@@ -45,12 +48,34 @@ pub struct BuyOrderEvent {
 #[error("not a buy-order event: {0}")]
 pub struct InvalidEvent(pub String);
 
+/// The event as it travels. Fields it does not know are ignored, so that a
+/// producer can be upgraded before its consumers.
+#[derive(Serialize, Deserialize)]
+struct Versioned<Event> {
+    /// Absent in the events of the first release, which were version 1.
+    #[serde(default = "first_version")]
+    schema_version: u16,
+    #[serde(flatten)]
+    event: Event,
+}
+
+fn first_version() -> u16 {
+    1
+}
+
 impl BuyOrderEvent {
     /// Reads an event from a message body. Fails unless it is the JSON of an
-    /// event with positive amounts and rate.
+    /// event of this major schema version with positive amounts and rate.
     pub fn from_json(body: &[u8]) -> Result<Self, InvalidEvent> {
-        let event: Self =
+        let versioned: Versioned<Self> =
             serde_json::from_slice(body).map_err(|error| InvalidEvent(error.to_string()))?;
+        if versioned.schema_version != EVENT_SCHEMA_VERSION {
+            return Err(InvalidEvent(format!(
+                "schema_version {} is not {EVENT_SCHEMA_VERSION}, the version this consumer reads",
+                versioned.schema_version
+            )));
+        }
+        let event = versioned.event;
         let positive = [event.currency_amount, event.btc_rate, event.btc_amount]
             .iter()
             .all(|value| *value > Decimal::ZERO);
@@ -62,7 +87,11 @@ impl BuyOrderEvent {
 
     /// The JSON message body.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("an event always serialises")
+        let versioned = Versioned {
+            schema_version: EVENT_SCHEMA_VERSION,
+            event: self,
+        };
+        serde_json::to_vec(&versioned).expect("an event always serialises")
     }
 
     /// The order as clients see it.
@@ -85,7 +114,7 @@ mod tests {
 
     fn event_json() -> serde_json::Value {
         json!({
-            "id": 7, "client_id": 1, "external_id": "5fa733ae-82b4-4ac0-8478-35ff30dae879",
+            "schema_version": 1, "id": 7, "client_id": 1, "external_id": "5fa733ae-82b4-4ac0-8478-35ff30dae879",
             "created_at": "2026-11-28T04:40:00.123456Z", "currency_id": 1, "currency_iso3": "USD",
             "currency_amount": "123.45", "btc_rate": "48478.88", "btc_amount": "0.00254647"
         })
@@ -109,7 +138,8 @@ mod tests {
             ("currency_iso3", json!("XXX")),
             ("external_id", json!("not-a-uuid")),
             ("created_at", json!("yesterday")),
-            ("surprise", json!(true)),
+            ("schema_version", json!(2)),
+            ("schema_version", json!("1")),
         ] {
             let mut event = event_json();
             event[field] = value;
@@ -121,5 +151,39 @@ mod tests {
             let refused = BuyOrderEvent::from_json(&body);
             assert!(refused.is_err(), "{}", String::from_utf8_lossy(&body));
         }
+    }
+
+    #[test]
+    fn a_newer_event_of_the_same_major_version_is_read_and_its_new_fields_ignored() {
+        let mut newer = event_json();
+        newer["fee"] = json!("0.10");
+        newer["client"] = json!({"tier": "gold"});
+        let body = serde_json::to_vec(&newer).expect("json");
+        let event = BuyOrderEvent::from_json(&body).expect("read despite the new fields");
+        let again: serde_json::Value = serde_json::from_slice(&event.to_json()).expect("json");
+        assert_eq!(again, event_json());
+    }
+
+    #[test]
+    fn an_event_from_before_versioning_is_read_as_version_1() {
+        let mut first = event_json();
+        first
+            .as_object_mut()
+            .expect("an object")
+            .remove("schema_version");
+        let body = serde_json::to_vec(&first).expect("json");
+        assert!(BuyOrderEvent::from_json(&body).is_ok());
+    }
+
+    #[test]
+    fn another_major_version_is_refused_naming_it() {
+        let mut next = event_json();
+        next["schema_version"] = json!(2);
+        let body = serde_json::to_vec(&next).expect("json");
+        let refused = BuyOrderEvent::from_json(&body).expect_err("version 2");
+        assert!(
+            refused.to_string().contains("schema_version 2"),
+            "{refused}"
+        );
     }
 }

@@ -13,7 +13,7 @@ mod fiat_amount;
 pub mod timestamp;
 
 pub use btc::{BTC_LIMIT, BtcAmount, BtcAmountTooLarge, BtcRate, InvalidBtcRate, btc_for};
-pub use buy_order::{BuyOrder, BuyOrderEvent, InvalidEvent};
+pub use buy_order::{BuyOrder, BuyOrderEvent, EVENT_SCHEMA_VERSION, InvalidEvent};
 pub use currency::{Currency, UnknownCurrency};
 pub use decimal_text::{NotADecimal, parse_decimal_text};
 pub use fiat_amount::{FiatAmount, InvalidFiatAmount};

@@ -68,7 +68,7 @@ impl ApiError {
         let error = error.into();
         if database_unavailable(&error) {
             tracing::warn!(error = %error, message = events::DATABASE_UNAVAILABLE);
-            Self::Unavailable("the database is unavailable; please retry".into())
+            Self::Unavailable("the database is unavailable or busy; please retry".into())
         } else {
             Self::internal(error)
         }
@@ -80,16 +80,19 @@ impl ApiError {
     }
 }
 
-/// Whether `error` says the database could not be reached or went away, as
-/// opposed to refusing the statement: no pool connection, a broken socket, or
-/// the server ending the session (SQLSTATE class 08, connection exception;
-/// class 57, operator intervention, e.g. 57P01 when it is shut down).
+/// Whether `error` says the database could not be reached, went away or
+/// could not answer in time, as opposed to refusing the statement: no pool
+/// connection, a broken socket, the server ending the session or cancelling
+/// the statement (SQLSTATE class 08, connection exception; class 57,
+/// operator intervention: 57P01 when it is shut down, 57014 when the
+/// statement timeout fires), or a lock not had within the lock timeout
+/// (55P03). Each passes, so the request may be retried.
 fn database_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(error) => error
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57") || code == "55P03"
+        }),
         _ => false,
     }
 }

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::http::HttpLimits;
+
 /// A variable that is missing or cannot be read as what it configures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -91,6 +93,29 @@ impl Env {
         self.optional(name, default).map(Duration::from_millis)
     }
 
+    /// As [`Env::optional`], for a size or a count where zero makes no
+    /// sense (a prefetch of 0, a pool of 0): fails when it is zero.
+    pub fn positive<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + Default + PartialEq + Display,
+        T::Err: Display,
+    {
+        let value = self.optional(name, default)?;
+        if value == T::default() {
+            return Err(ConfigError::Malformed {
+                name: name.to_owned(),
+                value: value.to_string(),
+                reason: "must be greater than 0".into(),
+            });
+        }
+        Ok(value)
+    }
+
+    /// As [`Env::millis`], for an interval or a timeout that must not be zero.
+    pub fn positive_millis(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+        self.positive(name, default).map(Duration::from_millis)
+    }
+
     // An empty value counts as unset: compose writes `NAME=` for an unset default.
     fn raw(&self, name: &str) -> Option<&str> {
         self.looked_up
@@ -119,11 +144,13 @@ where
         })
 }
 
-/// Where an HTTP service listens: `SERVICE_HOST`, `SERVICE_PORT`.
+/// Where an HTTP service listens (`SERVICE_HOST`, `SERVICE_PORT`), and the
+/// limits its clients are held to.
 #[derive(Debug, Clone)]
 pub struct ListenConfig {
     pub host: String,
     pub port: u16,
+    pub limits: HttpLimits,
 }
 
 impl ListenConfig {
@@ -131,6 +158,7 @@ impl ListenConfig {
         Ok(Self {
             host: env.required("SERVICE_HOST")?,
             port: env.required("SERVICE_PORT")?,
+            limits: HttpLimits::from_env(env)?,
         })
     }
 }
@@ -214,5 +242,17 @@ mod tests {
         );
         let error = env.millis("CB_CACHE_TTL_MS", 1000).expect_err("negative");
         assert!(error.to_string().contains("CB_CACHE_TTL_MS"));
+    }
+
+    #[test]
+    fn a_zero_where_zero_would_stop_the_work_is_refused_by_name() {
+        let env = Env::from_pairs([("Q_PREFETCH", "0"), ("OUTBOX_SWEEP_MS", "0")]);
+        let prefetch = env.positive::<u16>("Q_PREFETCH", 256).expect_err("zero");
+        assert!(prefetch.to_string().contains("Q_PREFETCH"), "{prefetch}");
+        let sweep = env
+            .positive_millis("OUTBOX_SWEEP_MS", 1000)
+            .expect_err("zero");
+        assert!(sweep.to_string().contains("OUTBOX_SWEEP_MS"), "{sweep}");
+        assert_eq!(env.positive::<u16>("UNSET", 7), Ok(7));
     }
 }

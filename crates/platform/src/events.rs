@@ -10,8 +10,21 @@ pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
 pub const REQUEST_FAILED: &str = "request_failed";
 /// GET /healthcheck.
 pub const HEALTH_CHECKED: &str = "health_checked";
-/// At shutdown, the outbox relay or the consumer did not stop within 10 s.
+/// At shutdown, the outbox relay or the consumer did not stop within 5 s.
 pub const BACKGROUND_TASK_NOT_STOPPED: &str = "background_task_not_stopped";
+/// A background task (batch writer, outbox relay, consumer) ended while the
+/// service ran; the service stops and exits non-zero.
+pub const BACKGROUND_TASK_STOPPED: &str = "background_task_stopped";
+/// A request was not answered within HTTP_REQUEST_TIMEOUT_MS (it got a 503).
+pub const REQUEST_TIMED_OUT: &str = "request_timed_out";
+/// A request came while HTTP_MAX_CONCURRENT_REQUESTS were in progress (it got a 503).
+pub const REQUEST_SHED: &str = "request_shed";
+/// Accepting a connection failed (e.g. out of file descriptors); retried.
+pub const CONNECTION_NOT_ACCEPTED: &str = "connection_not_accepted";
+/// A connection ended on an error: the client went away or its headers were too slow (debug).
+pub const CONNECTION_CLOSED_WITH_ERROR: &str = "connection_closed_with_error";
+/// At shutdown, requests in flight did not finish within SHUTDOWN_DEADLINE_MS.
+pub const REQUESTS_NOT_DRAINED: &str = "requests_not_drained";
 /// The migration service is not healthy yet; retried.
 pub const WAITING_FOR_MIGRATIONS: &str = "waiting_for_migrations";
 /// The migration service reports healthy.
@@ -109,3 +122,10 @@ pub const QUEUE_LISTENER_DISCONNECTED: &str = "queue_listener_disconnected";
 pub const BUY_ORDERS_PAGE_REQUESTED: &str = "buy_orders_page_requested";
 /// A page was answered.
 pub const BUY_ORDERS_PAGE_RETURNED: &str = "buy_orders_page_returned";
+
+// read_model_sync's commands
+
+/// `read_model_sync rebuild` finished.
+pub const READ_MODEL_REBUILT: &str = "read_model_rebuilt";
+/// `read_model_sync replay-dead-letters` finished.
+pub const DEAD_LETTERS_REPLAYED: &str = "dead_letters_replayed";

@@ -1,5 +1,12 @@
-//! Binding and serving an axum router until shutdown, with the service's
-//! background work stopped alongside.
+//! Serving an axum router until shutdown: the connections (`connections`,
+//! with the header-read bound and the drain on shutdown), the per-request
+//! bounds (`limits`: time and concurrency), and the service's background work
+//! run beside the server and watched (`serve_with_background`).
+
+mod connections;
+mod limits;
+
+pub use limits::HttpLimits;
 
 use crate::events;
 use std::future::Future;
@@ -13,43 +20,67 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ListenConfig;
 use crate::request_id;
 
+/// A bound listener and the limits its connections are served under.
+pub struct Listener {
+    tcp: TcpListener,
+    limits: HttpLimits,
+}
+
+impl Listener {
+    /// Where it listens (the port the OS chose for port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
 /// Binds the service's listener (port 0 picks a free port).
 /// Fails when the address is taken or cannot be resolved.
-pub async fn bind(listen: &ListenConfig) -> std::io::Result<TcpListener> {
-    TcpListener::bind((listen.host.as_str(), listen.port))
+pub async fn bind(listen: &ListenConfig) -> std::io::Result<Listener> {
+    let tcp = TcpListener::bind((listen.host.as_str(), listen.port))
         .await
         .map_err(|error| {
             std::io::Error::new(
                 error.kind(),
                 format!("cannot listen on {}:{}: {error}", listen.host, listen.port),
             )
-        })
+        })?;
+    Ok(Listener {
+        tcp,
+        limits: listen.limits.clone(),
+    })
 }
 
-/// Serves `router` on `listener`, each request with its request id, until
-/// `shutdown` resolves, then lets the requests in flight finish. Fails only
-/// when the listener itself fails.
+/// Serves `router` on `listener`, each request with its request id and
+/// within the limits, until `shutdown` resolves; then stops accepting and
+/// lets the requests in flight finish, for at most the shutdown deadline.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router.layer(axum::middleware::from_fn(request_id::assign));
-    let router = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = listener.limits;
+    let router = limits
+        .apply(router)
+        .layer(axum::middleware::from_fn(request_id::assign));
+    connections::serve(listener.tcp, router, &limits, shutdown).await
 }
 
-/// How long background work may take to stop once shutdown begins.
-const BACKGROUND_STOP_DEADLINE: Duration = Duration::from_secs(10);
+/// How long background work may take to finish once the requests are done.
+const BACKGROUND_STOP_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Serves `router` as [`serve`] does while `background` (the relay, the
-/// consumer) runs beside it. On `shutdown` both stop: the server finishes its
-/// requests, `background` sees its token cancelled and is awaited for up to
-/// ten seconds. Fails only when the listener itself fails.
+/// consumer, the batch writer) runs beside it.
+///
+/// On `shutdown` the server drains first, then `background` sees its token
+/// cancelled (so it can finish what those requests began, e.g. publish the
+/// orders they committed) and is awaited for up to five seconds.
+///
+/// Fails when `background` ends (or panics) while it should be running: the
+/// server stops and the process should exit non-zero, so that its supervisor
+/// restarts it rather than keep a service that answers but stores, publishes
+/// or consumes nothing.
 pub async fn serve_with_background<Background>(
-    listener: TcpListener,
+    listener: Listener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     name: &'static str,
@@ -59,13 +90,28 @@ where
     Background: Future<Output = ()> + Send + 'static,
 {
     let cancel = CancellationToken::new();
-    let running = tokio::spawn(background(cancel.clone()));
-    let stop = cancel.clone();
-    let served = serve(listener, router, async move {
-        shutdown.await;
-        stop.cancel();
-    })
-    .await;
+    let mut running = tokio::spawn(background(cancel.clone()));
+    let stop_serving = CancellationToken::new();
+    let mut server = tokio::spawn(serve(
+        listener,
+        router,
+        stop_serving.clone().cancelled_owned(),
+    ));
+    let mut shutdown = std::pin::pin!(shutdown);
+    let served = tokio::select! {
+        () = &mut shutdown => {
+            stop_serving.cancel();
+            joined(server.await)
+        }
+        served = &mut server => joined(served),
+        ended = &mut running => {
+            let panicked = ended.is_err();
+            tracing::error!(task = name, panicked, message = events::BACKGROUND_TASK_STOPPED);
+            stop_serving.cancel();
+            let _ = server.await;
+            return Err(std::io::Error::other(format!("{name} stopped unexpectedly")));
+        }
+    };
     cancel.cancel();
     if tokio::time::timeout(BACKGROUND_STOP_DEADLINE, running)
         .await
@@ -73,9 +119,13 @@ where
     {
         tracing::warn!(
             task = name,
-            deadline_s = 10,
+            deadline_s = BACKGROUND_STOP_DEADLINE.as_secs(),
             message = events::BACKGROUND_TASK_NOT_STOPPED
         );
     }
     served
+}
+
+fn joined(served: Result<std::io::Result<()>, tokio::task::JoinError>) -> std::io::Result<()> {
+    served.map_err(std::io::Error::other)?
 }

@@ -11,7 +11,9 @@ use crate::config::{ConfigError, Env};
 use crate::retry;
 
 /// One database: `{PREFIX}_HOST`, `_PORT`, `_NAME`, `_USER`, `_PWD`,
-/// `_RETRY_WAIT_S` (default 2) and `_POOL_SIZE` (default 10).
+/// `_RETRY_WAIT_S` (default 2), `_POOL_SIZE` (default 10), and the bounds on
+/// a statement, `_STATEMENT_TIMEOUT_MS` (default 5000) and on waiting for a
+/// lock, `_LOCK_TIMEOUT_MS` (default 2000); 0 lifts a bound.
 #[derive(Clone)]
 pub struct DatabaseConfig {
     /// The variable prefix, which also names the database in events.
@@ -23,6 +25,12 @@ pub struct DatabaseConfig {
     password: String,
     pub retry_wait: Duration,
     pub pool_size: u32,
+    /// A statement running longer is cancelled (SQLSTATE 57014), so that a
+    /// slow database fails a request instead of holding it.
+    pub statement_timeout: Duration,
+    /// A wait for a lock longer than this fails (SQLSTATE 55P03), so that a
+    /// session holding the running total cannot stall every create.
+    pub lock_timeout: Duration,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -50,7 +58,9 @@ impl DatabaseConfig {
             user: env.required(&var("USER"))?,
             password: env.required(&var("PWD"))?,
             retry_wait: env.seconds(&var("RETRY_WAIT_S"), 2)?,
-            pool_size: env.optional(&var("POOL_SIZE"), 10)?,
+            pool_size: env.positive(&var("POOL_SIZE"), 10)?,
+            statement_timeout: env.millis(&var("STATEMENT_TIMEOUT_MS"), 5000)?,
+            lock_timeout: env.millis(&var("LOCK_TIMEOUT_MS"), 2000)?,
         })
     }
 
@@ -65,6 +75,8 @@ impl DatabaseConfig {
             ("PWD", self.password.clone()),
             ("RETRY_WAIT_S", self.retry_wait.as_secs().to_string()),
             ("POOL_SIZE", self.pool_size.to_string()),
+            ("STATEMENT_TIMEOUT_MS", millis(self.statement_timeout)),
+            ("LOCK_TIMEOUT_MS", millis(self.lock_timeout)),
         ]
         .into_iter()
         .map(|(suffix, value)| (format!("{prefix}_{suffix}"), value))
@@ -79,6 +91,16 @@ impl DatabaseConfig {
         }
     }
 
+    /// The same database with no bound on statements or lock waits, for
+    /// work that may rightly take long (migrations, a rebuild).
+    pub fn without_timeouts(self) -> Self {
+        Self {
+            statement_timeout: Duration::ZERO,
+            lock_timeout: Duration::ZERO,
+            ..self
+        }
+    }
+
     pub fn connect_options(&self) -> PgConnectOptions {
         PgConnectOptions::new()
             .host(&self.host)
@@ -87,6 +109,10 @@ impl DatabaseConfig {
             .username(&self.user)
             .password(&self.password)
             .application_name("rsdist")
+            .options([
+                ("statement_timeout", millis(self.statement_timeout)),
+                ("lock_timeout", millis(self.lock_timeout)),
+            ])
     }
 
     /// A pool of `pool_size` connections, opened now. Fails when the database
@@ -146,4 +172,10 @@ pub async fn reachable(pool: &PgPool, what: &str) -> Result<(), NotReady> {
     ping(pool)
         .await
         .map_err(|error| NotReady::unreachable(what, error))
+}
+
+/// A duration as PostgreSQL's settings and our variables take it: whole
+/// milliseconds, 0 for none.
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
 }

@@ -6,6 +6,7 @@
 use crate::events;
 use std::fmt::Display;
 use std::future::Future;
+use std::time::Duration;
 
 use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
@@ -74,13 +75,15 @@ pub async fn keep_session<W: QueueWork>(
             () = connection_lost(&connection) => Ended::Failed("the connection was lost".into()),
         };
         readiness.set_not_ready(NotReady::Lost("RabbitMQ"));
+        // Closing hands unacknowledged messages back to the queue at once.
+        let closing = connection.close(200, "session ended".into());
+        match tokio::time::timeout(Duration::from_secs(2), closing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(error = %error, message = events::QUEUE_CLOSE_FAILED),
+            Err(_) => tracing::debug!(error = "timed out", message = events::QUEUE_CLOSE_FAILED),
+        }
         match ended {
-            Ended::Cancelled => {
-                if let Err(error) = connection.close(200, "shutting down".into()).await {
-                    tracing::debug!(error = %error, message = events::QUEUE_CLOSE_FAILED);
-                }
-                return;
-            }
+            Ended::Cancelled => return,
             Ended::Failed(error) => tracing::warn!(error = %error, message = names.disconnected),
         }
     }

@@ -29,20 +29,9 @@ where
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return check_health(service, &env).await;
     }
-    let _telemetry = match telemetry::init(service, &env) {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("{service}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let config = match load(&env) {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(service, error = %error, message = events::SERVICE_MISCONFIGURED);
-            eprintln!("{service}: {error}");
-            return ExitCode::FAILURE;
-        }
+    let (_telemetry, config) = match start(service, &env, load) {
+        Ok(started) => started,
+        Err(exit) => return exit,
     };
     match serve(config, shutdown::signal_received()).await {
         Ok(()) => {
@@ -55,6 +44,56 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a one-off operator command of `service` (e.g. `read_model_sync
+/// rebuild`): telemetry, the config from `load`, then `command`, whose
+/// summary is printed on stdout. Exits non-zero, with the reason on stderr,
+/// when the config or the command fails.
+pub async fn run_command<Config, Error, Command, Done>(
+    service: &'static str,
+    load: impl FnOnce(&Env) -> Result<Config, ConfigError>,
+    command: Command,
+) -> ExitCode
+where
+    Command: FnOnce(Config) -> Done,
+    Done: Future<Output = Result<String, Error>>,
+    Error: Display,
+{
+    let env = Env::from_process();
+    let (_telemetry, config) = match start(service, &env, load) {
+        Ok(started) => started,
+        Err(exit) => return exit,
+    };
+    match command(config).await {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(service, error = %error, message = events::SERVICE_FAILED);
+            eprintln!("{service}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Telemetry, then the config; on a failure, says why and gives the exit code.
+fn start<Config>(
+    service: &'static str,
+    env: &Env,
+    load: impl FnOnce(&Env) -> Result<Config, ConfigError>,
+) -> Result<(telemetry::TelemetryGuard, Config), ExitCode> {
+    let telemetry = telemetry::init(service, env).map_err(|error| {
+        eprintln!("{service}: {error}");
+        ExitCode::FAILURE
+    })?;
+    let config = load(env).map_err(|error| {
+        tracing::error!(service, error = %error, message = events::SERVICE_MISCONFIGURED);
+        eprintln!("{service}: {error}");
+        ExitCode::FAILURE
+    })?;
+    Ok((telemetry, config))
 }
 
 async fn check_health(service: &str, env: &Env) -> ExitCode {

@@ -26,7 +26,9 @@ impl TestDatabase {
     /// A new database with `migrator`'s schema applied.
     pub async fn migrated(migrator: &Migrator) -> Self {
         let database = Self::empty().await;
-        let pool = database.pool().await;
+        // As the migration service does: no bound on statements or lock waits.
+        let pool = database.config.clone().without_timeouts().connect().await;
+        let pool = pool.expect("connecting to the test database");
         migrator.run(&pool).await.expect("applying the migrations");
         pool.close().await;
         database
@@ -91,7 +93,8 @@ async fn admin_execute(config: &DatabaseConfig, statement: &str) {
 }
 
 async fn try_admin_execute(config: &DatabaseConfig, statement: &str) -> std::io::Result<()> {
-    let admin = config.with_name("postgres").connect_options();
+    let admin = config.clone().without_timeouts().with_name("postgres");
+    let admin = admin.connect_options();
     let mut connection = PgConnection::connect_with(&admin)
         .await
         .map_err(std::io::Error::other)?;

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use platform::config::{ConfigError, Env, ListenConfig, UpstreamConfig};
 use platform::http;
-use tokio::net::TcpListener;
 
 use crate::coinbase::CoinbaseClient;
 use crate::quote_cache::QuoteCache;
@@ -40,7 +39,7 @@ impl Config {
             listen: ListenConfig::from_env(env)?,
             coinbase: UpstreamConfig::from_env(env, "CB")?,
             coinbase_path: env.required("CB_PATH")?,
-            coinbase_timeout: env.millis("CB_TIMEOUT_MS", 2000)?,
+            coinbase_timeout: env.positive_millis("CB_TIMEOUT_MS", 2000)?,
             cache_ttl: env.millis("CB_CACHE_TTL_MS", 1000)?,
         })
     }
@@ -48,7 +47,7 @@ impl Config {
 
 /// The service, bound to its port and ready to run.
 pub struct App {
-    listener: TcpListener,
+    listener: http::Listener,
     quotes: Arc<QuoteCache>,
 }
 

@@ -8,6 +8,7 @@
 //! the rules are in `rules`.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use domain::BuyOrderEvent;
@@ -54,11 +55,11 @@ pub(crate) struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Starts the writer task on `pool`.
-    pub(crate) fn start(pool: PgPool) -> Self {
+    /// The request side, and the writer itself: a task to run (and watch)
+    /// for as long as the service serves.
+    pub(crate) fn new(pool: PgPool) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(pool, receiver));
-        Self { sender }
+        (Self { sender }, write_batches(pool, receiver))
     }
 
     /// Stores `order` (or finds why not) in the next batch.

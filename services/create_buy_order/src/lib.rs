@@ -17,6 +17,7 @@ mod storage;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ use platform::http;
 use platform::migrations_gate::MigrationsGate;
 use platform::postgres::DatabaseConfig;
 use platform::rabbitmq::QueueConfig;
-use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::outbox_relay::OutboxRelay;
 use crate::place_order::PlaceOrder;
@@ -44,7 +45,7 @@ pub struct Config {
     pub btc_price: UpstreamConfig,
     /// `BTC_PRICE_TIMEOUT_MS` (default 5000).
     pub btc_price_timeout: Duration,
-    /// `OUTBOX_SWEEP_MS` (default 1000): how often left-behind events are sought.
+    /// `OUTBOX_SWEEP_MS` (default 1000, not 0): how often left-behind events are sought.
     pub outbox_sweep: Duration,
 }
 
@@ -57,8 +58,8 @@ impl Config {
             queue: QueueConfig::from_env(env)?,
             migrations: MigrationsGate::from_env(env)?,
             btc_price: UpstreamConfig::from_env(env, "BTC_PRICE")?,
-            btc_price_timeout: env.millis("BTC_PRICE_TIMEOUT_MS", 5000)?,
-            outbox_sweep: env.millis("OUTBOX_SWEEP_MS", 1000)?,
+            btc_price_timeout: env.positive_millis("BTC_PRICE_TIMEOUT_MS", 5000)?,
+            outbox_sweep: env.positive_millis("OUTBOX_SWEEP_MS", 1000)?,
         })
     }
 }
@@ -66,9 +67,11 @@ impl Config {
 /// The service, bound to its port and ready to run.
 pub struct App {
     config: Config,
-    listener: TcpListener,
+    listener: http::Listener,
     service: Arc<Service>,
     relay: OutboxRelay,
+    /// The batch writer's task, run beside the server.
+    writing: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 impl App {
@@ -82,8 +85,9 @@ impl App {
             PriceClient::new(&base_url, config.btc_price_timeout).map_err(std::io::Error::other)?;
         let (relay, handle) =
             OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
+        let (place, writing) = PlaceOrder::new(pool, prices, handle);
         let service = Arc::new(Service {
-            place: PlaceOrder::new(pool, prices, handle),
+            place,
             startup: Readiness::starting("waiting for migrations"),
             publisher: relay.connected.clone(),
         });
@@ -92,6 +96,7 @@ impl App {
             listener,
             service,
             relay,
+            writing: Box::pin(writing),
         })
     }
 
@@ -101,7 +106,9 @@ impl App {
     }
 
     /// Serves at once (503 until the schema is there and the write model
-    /// answers), relays events, and stops both on `shutdown`.
+    /// answers), writes and relays orders, and on `shutdown` drains: the
+    /// requests in flight finish, their events are published, then it stops.
+    /// Fails when the writer or the relay stops on its own.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -114,10 +121,16 @@ impl App {
                 .migrations
                 .spawn_open(config.write_model, pool, service.startup.clone());
         let router = routes::router(self.service);
-        let relay = self.relay;
-        http::serve_with_background(self.listener, router, shutdown, "outbox_relay", |cancel| {
-            relay.run(cancel)
-        })
-        .await
+        let (relay, writing) = (self.relay, self.writing);
+        // The writer runs until the requests are done; then the relay
+        // publishes what they committed and stops.
+        let background = |cancel: CancellationToken| async move {
+            tokio::select! {
+                () = writing => {}
+                () = relay.run(cancel) => {}
+            }
+        };
+        let name = "batch_writer and outbox_relay";
+        http::serve_with_background(self.listener, router, shutdown, name, background).await
     }
 }

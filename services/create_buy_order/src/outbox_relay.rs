@@ -95,13 +95,13 @@ impl OutboxRelay {
     }
 
     /// Publishes fresh events as they come and sweeps on an interval, until
-    /// cancelled (`Ok`) or the channel fails (`Err`).
+    /// cancelled (`Ok`, after draining) or the channel fails (`Err`).
     async fn relay(&mut self, channel: &Channel, cancel: &CancellationToken) -> lapin::Result<()> {
         let mut sweep = tokio::time::interval(self.sweep_every);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
+                _ = cancel.cancelled() => return self.drain(channel).await,
                 received = self.receiver.recv_many(&mut batch, BATCH) => {
                     if received == 0 {
                         return Ok(());
@@ -118,6 +118,22 @@ impl OutboxRelay {
                 }
             }
         }
+    }
+
+    /// At shutdown, once the requests are done: publishes the events they
+    /// handed over and are still waiting, so that a scale-down leaves no
+    /// order waiting for another replica's sweep.
+    async fn drain(&mut self, channel: &Channel) -> lapin::Result<()> {
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Ok(event) = self.receiver.try_recv() {
+            batch.push(event);
+            if batch.len() == BATCH || self.receiver.is_empty() {
+                let published = publish(channel, &self.queue.exchange, &batch).await?;
+                forget(&self.pool, &published).await;
+                batch.clear();
+            }
+        }
+        Ok(())
     }
 
     /// Publishes claimed outbox rows until none are left.

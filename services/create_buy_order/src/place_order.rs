@@ -3,6 +3,7 @@
 //! order is priced, judged and stored by the batch writer, and its event
 //! handed to the relay.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use domain::{FiatAmount, btc_for};
@@ -51,15 +52,20 @@ pub(crate) struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    /// Starts the batch writer on `pool`.
-    pub(crate) fn new(pool: PgPool, prices: PriceClient, relay: RelayHandle) -> Self {
-        let writer = BatchWriter::start(pool.clone());
-        Self {
+    /// The use case, and its batch writer's task (see [`BatchWriter::new`]).
+    pub(crate) fn new(
+        pool: PgPool,
+        prices: PriceClient,
+        relay: RelayHandle,
+    ) -> (Self, impl Future<Output = ()> + Send + 'static) {
+        let (writer, writing) = BatchWriter::new(pool.clone());
+        let place = Self {
             pool,
             prices,
             writer,
             relay,
-        }
+        };
+        (place, writing)
     }
 
     /// The write model's pool (for the healthcheck and the start-up wait).

@@ -14,7 +14,6 @@ use platform::health::Readiness;
 use platform::http;
 use platform::migrations_gate::MigrationsGate;
 use platform::postgres::DatabaseConfig;
-use tokio::net::TcpListener;
 
 use crate::routes::Service;
 
@@ -40,7 +39,7 @@ impl Config {
 /// The service, bound to its port and ready to run.
 pub struct App {
     config: Config,
-    listener: TcpListener,
+    listener: http::Listener,
     service: Arc<Service>,
 }
 

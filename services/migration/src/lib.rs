@@ -12,7 +12,6 @@ use platform::health::{NotReady, Readiness};
 use platform::postgres::DatabaseConfig;
 use platform::{http, retry, schema};
 use sqlx::migrate::Migrator;
-use tokio::net::TcpListener;
 
 /// Everything the service reads from the environment.
 #[derive(Debug, Clone)]
@@ -27,8 +26,8 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             listen: ListenConfig::from_env(env)?,
-            write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?,
-            read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?,
+            write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?.without_timeouts(),
+            read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?.without_timeouts(),
         })
     }
 }
@@ -36,7 +35,7 @@ impl Config {
 /// The service, bound to its port and ready to run.
 pub struct App {
     config: Config,
-    listener: TcpListener,
+    listener: http::Listener,
     readiness: Readiness,
 }
 

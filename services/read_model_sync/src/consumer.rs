@@ -31,7 +31,9 @@ use crate::storage;
 pub(crate) enum ConsumeError {
     #[error(transparent)]
     Queue(#[from] lapin::Error),
-    #[error("the broker did not take a message onto the dead-letter queue")]
+    #[error(
+        "the broker did not take a message onto the dead-letter queue (refused, or returned as unroutable)"
+    )]
     DeadLetterRefused,
     #[error("the broker ended the subscription or the connection was lost")]
     Ended,
@@ -239,17 +241,25 @@ impl Consumer {
             None => properties,
         };
         let dead_letter_queue = self.queue.dead_letter_queue();
+        // Mandatory: with the dead-letter queue gone, the broker returns the
+        // message rather than confirm and drop it.
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
         let confirmation = channel
             .basic_publish(
                 "".into(),
                 dead_letter_queue.as_str().into(),
-                BasicPublishOptions::default(),
+                options,
                 &delivery.data,
                 properties,
             )
             .await?
             .await?;
-        // Only a parked message may leave the queue; otherwise it is redelivered.
+        // Only a parked message may leave the queue; otherwise it is
+        // redelivered once the session is made again (which declares the
+        // dead-letter queue anew).
         if !matches!(confirmation, Confirmation::Ack(None)) {
             return Err(ConsumeError::DeadLetterRefused);
         }

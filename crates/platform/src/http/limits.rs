@@ -1,0 +1,94 @@
+//! The bounds that keep a slow or greedy client from holding a service, read
+//! from the environment, and the middleware that applies the per-request
+//! ones. Every refusal is a 503 with a FastAPI-shaped body.
+
+use crate::events;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::RETRY_AFTER;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use crate::api_error::ApiError;
+use crate::config::{ConfigError, Env};
+
+/// How long connections and requests may take, and how many may run at once.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// `HTTP_HEADER_TIMEOUT_MS` (default 10000): a whole request header must
+    /// arrive within this, on a fresh connection or between keep-alive
+    /// requests (so it is also the idle limit); else the connection closes.
+    pub header_timeout: Duration,
+    /// `HTTP_REQUEST_TIMEOUT_MS` (default 15000): a request not answered
+    /// within this is answered 503.
+    pub request_timeout: Duration,
+    /// `HTTP_MAX_CONCURRENT_REQUESTS` (default 512): beyond this many
+    /// requests in progress, a request is answered 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// `SHUTDOWN_DEADLINE_MS` (default 8000): how long requests in flight may
+    /// take to finish once shutdown begins.
+    pub shutdown_deadline: Duration,
+}
+
+/// What a client that is turned away for capacity is told to wait, in seconds.
+const RETRY_AFTER_S: &str = "1";
+
+impl HttpLimits {
+    /// Fails when a variable is malformed, or zero where zero would refuse
+    /// every request.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            header_timeout: env.positive_millis("HTTP_HEADER_TIMEOUT_MS", 10_000)?,
+            request_timeout: env.positive_millis("HTTP_REQUEST_TIMEOUT_MS", 15_000)?,
+            max_concurrent_requests: env.positive("HTTP_MAX_CONCURRENT_REQUESTS", 512)?,
+            shutdown_deadline: env.millis("SHUTDOWN_DEADLINE_MS", 8_000)?,
+        })
+    }
+
+    /// `router` with the request timeout inside the concurrency bound.
+    pub(super) fn apply(&self, router: Router) -> Router {
+        let permits = Arc::new(Semaphore::new(self.max_concurrent_requests));
+        router
+            .layer(from_fn_with_state(self.request_timeout, within_time))
+            .layer(from_fn_with_state(permits, within_capacity))
+    }
+}
+
+/// Sheds a request at once when the service is full, rather than queue it.
+async fn within_capacity(
+    State(permits): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = permits.try_acquire() else {
+        tracing::warn!(message = events::REQUEST_SHED);
+        let busy = ApiError::Unavailable("the service is at capacity; please retry".into());
+        let mut response = busy.into_response();
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+        return response;
+    };
+    next.run(request).await
+}
+
+/// Answers 503 when the request takes longer than `limit`. What it had
+/// started (a stored order) stands; a retry with the same key finds it.
+async fn within_time(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let limit_ms = limit.as_millis() as u64;
+            tracing::warn!(limit_ms, message = events::REQUEST_TIMED_OUT);
+            ApiError::Unavailable(format!(
+                "the request was not answered within {limit_ms} ms; please retry"
+            ))
+            .into_response()
+        }
+    }
+}
