@@ -12,6 +12,8 @@ pub struct Reply {
     pub replayed: bool,
     /// The `x-request-id` the service answered with.
     pub request_id: Option<String>,
+    /// The `Retry-After` header, when the service sent one.
+    pub retry_after: Option<String>,
     pub text: String,
 }
 
@@ -106,15 +108,17 @@ impl Api {
         let replayed = headers
             .get("idempotent-replayed")
             .is_some_and(|v| v == "true");
-        let request_id = headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name: &str| {
+            let value = headers.get(name).and_then(|v| v.to_str().ok());
+            value.map(str::to_owned)
+        };
+        let (request_id, retry_after) = (header("x-request-id"), header("retry-after"));
         let text = response.text().await?;
         Ok(Reply {
             status,
             replayed,
             request_id,
+            retry_after,
             text,
         })
     }

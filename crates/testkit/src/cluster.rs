@@ -165,6 +165,19 @@ impl Cluster {
         process.kill().await;
     }
 
+    /// Runs `service`'s binary as a one-off command (e.g. `read_model_sync
+    /// rebuild`) with the cluster's variables, and returns its output.
+    pub async fn run_command(&self, service: &str, args: &[&str]) -> std::process::Output {
+        let mut command = tokio::process::Command::new(binary(service));
+        command
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(Duration::from_secs(120), command.output()).await;
+        let output = output.unwrap_or_else(|_| panic!("{service} {args:?} did not finish"));
+        output.expect("running the command")
+    }
+
     /// What a service has logged so far.
     pub fn log(&self, name: &str) -> String {
         let process = self

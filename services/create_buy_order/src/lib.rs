@@ -122,12 +122,16 @@ impl App {
                 .spawn_open(config.write_model, pool, service.startup.clone());
         let router = routes::router(self.service);
         let (relay, writing) = (self.relay, self.writing);
-        // The writer runs until the requests are done; then the relay
-        // publishes what they committed and stops.
+        // The writer returns (rather than panics) only once the server is
+        // gone and with it every request that could hand it an order; the
+        // relay then goes on until cancelled, and publishes what those
+        // requests committed before it stops.
         let background = |cancel: CancellationToken| async move {
+            let relaying = relay.run(cancel);
+            tokio::pin!(relaying);
             tokio::select! {
-                () = writing => {}
-                () = relay.run(cancel) => {}
+                () = &mut relaying => {}
+                () = writing => relaying.await,
             }
         };
         let name = "batch_writer and outbox_relay";

@@ -5,8 +5,12 @@ mod blackbox;
 mod concurrency;
 mod create;
 mod faults;
+mod limits;
 mod logging;
 mod paging;
+mod queue;
+mod repair;
+mod shutdown;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};

@@ -69,13 +69,37 @@ async fn a_thousand_orders_sync_once_and_page_back_newest_first() {
         .iter()
         .map(|row| row["created_at"].as_str().expect("time"))
         .collect();
-    let written: Vec<String> = sqlx::query_scalar(
-        "SELECT external_id::text FROM buy_order ORDER BY created_at DESC, id DESC",
+    // The expected order and contents come from the write model, the golden
+    // source, not from the read model that served the pages.
+    let write = cluster.write_pool().await;
+    let written: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT o.external_id::text, c.iso3::text, o.currency_amount::text, \
+                o.btc_rate::text, o.btc_amount::text \
+         FROM buy_order o JOIN currency c ON c.id = o.currency_id \
+         ORDER BY o.created_at DESC, o.id DESC",
     )
-    .fetch_all(&read)
+    .fetch_all(&write)
     .await
-    .expect("the read model's order");
-    assert_eq!(ids, written, "newest first, ties by the write model's id");
+    .expect("the write model's orders");
+    let served: Vec<(String, String, String, String, String)> = rows
+        .iter()
+        .map(|row| {
+            let text = |field: &str| row[field].as_str().expect(field).to_owned();
+            let fields = [
+                "id",
+                "currency",
+                "currency_amount",
+                "btc_rate",
+                "btc_amount",
+            ];
+            let [id, currency, amount, rate, btc] = fields.map(text);
+            (id, currency, amount, rate, btc)
+        })
+        .collect();
+    assert_eq!(
+        served, written,
+        "newest first, ties by the write model's id, each as the write model holds it"
+    );
     assert!(
         times.windows(2).all(|pair| pair[0] >= pair[1]),
         "created_at never rises"

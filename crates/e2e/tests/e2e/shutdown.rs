@@ -1,0 +1,101 @@
+//! Stopping a service (a scale-down, a deploy): what it had begun it
+//! finishes, and nothing it accepted is lost or left waiting.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use testkit::Cluster;
+use testkit::fake_coinbase::{Control, Mode};
+use uuid::Uuid;
+
+use crate::{count, order, sorted, stored_ids};
+
+#[tokio::test]
+async fn a_terminated_create_buy_order_finishes_its_requests_and_publishes_their_orders() {
+    let mut cluster = Cluster::start().await;
+    // Slow prices keep requests in flight when the signal comes.
+    cluster.coinbase.control(Control {
+        mode: Some(Mode::Slow),
+        delay_ms: Some(200),
+        ..Control::default()
+    });
+    let keys: Vec<String> = (0..120).map(|_| Uuid::new_v4().to_string()).collect();
+    let api = cluster.api.clone();
+    let requests = keys.clone();
+    let placing = tokio::spawn(async move {
+        futures_util::stream::iter(requests)
+            .map(|key| {
+                let api = api.clone();
+                async move {
+                    let reply = api.try_put_order(&order("USD", "1.00".into(), &key)).await;
+                    (key, reply)
+                }
+            })
+            .buffer_unordered(24)
+            .collect::<Vec<_>>()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.stop_service("create_buy_order").await;
+    let replies = placing.await.expect("the requests ran");
+
+    // Orders committed before the exit were published before it.
+    let write = cluster.write_pool().await;
+    let outbox = "SELECT count(*) FROM buy_order_outbox";
+    assert_eq!(
+        count(&write, outbox).await,
+        0,
+        "nothing left waiting in the outbox"
+    );
+    let mut answered = Vec::new();
+    for (key, reply) in &replies {
+        // A refused connection (after the listener closed) is no answer.
+        let Ok(reply) = reply else { continue };
+        assert!(
+            reply.status == 200 || reply.status == 503,
+            "{key}: {} {}",
+            reply.status,
+            reply.text
+        );
+        if reply.status == 200 {
+            answered.push(
+                reply.json()["buy_order"]["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned(),
+            );
+        }
+    }
+    assert!(!answered.is_empty(), "requests in flight were finished");
+    let stored = stored_ids(&write).await;
+    assert_eq!(
+        count(&write, "SELECT count(*) FROM buy_order").await as usize,
+        stored.len()
+    );
+    assert!(
+        answered.iter().all(|id| stored.contains(id)),
+        "every 200 is stored"
+    );
+
+    // Every client retries what got no 200: one order per key in the end.
+    cluster.coinbase.set_mode(Mode::Ok);
+    cluster.start_service("create_buy_order").await;
+    let mut all = Vec::new();
+    for key in &keys {
+        let reply = cluster
+            .api
+            .put_order(&order("USD", "1.00".into(), key))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        all.push(
+            reply.json()["buy_order"]["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    assert_eq!(count(&write, "SELECT count(*) FROM buy_order").await, 120);
+    assert_eq!(cluster.wait_for_read_model(120).await, 120);
+    let read = cluster.read_pool().await;
+    assert_eq!(stored_ids(&read).await, sorted(all));
+}
