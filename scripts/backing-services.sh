@@ -72,19 +72,22 @@ start_local_postgres() {
 }
 
 # The role the services and tests use: it may create databases, so that each
-# test gets fresh ones.
+# test gets fresh ones, and roles, as the migration service does for each
+# service's own login.
 ensure_postgres_role_and_databases() {
     if PGPASSWORD=$WRITE_MODEL_DB_PWD psql -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" \
-        -U "$WRITE_MODEL_DB_USER" -d postgres -tAc 'select 1' >/dev/null 2>&1; then
+        -U "$WRITE_MODEL_DB_USER" -d postgres -tAc \
+        'select rolcreatedb and rolcreaterole from pg_roles where rolname = current_user' \
+        2>/dev/null | grep -q t; then
         :
     elif [[ $EUID -eq 0 ]] && id postgres >/dev/null 2>&1; then
         log "creating role $WRITE_MODEL_DB_USER"
         su postgres -c "psql -q -p $WRITE_MODEL_DB_PORT" >&2 <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$WRITE_MODEL_DB_USER') THEN
-    CREATE ROLE "$WRITE_MODEL_DB_USER" LOGIN CREATEDB PASSWORD '$WRITE_MODEL_DB_PWD';
+    CREATE ROLE "$WRITE_MODEL_DB_USER" LOGIN CREATEDB CREATEROLE PASSWORD '$WRITE_MODEL_DB_PWD';
   ELSE
-    ALTER ROLE "$WRITE_MODEL_DB_USER" LOGIN CREATEDB PASSWORD '$WRITE_MODEL_DB_PWD';
+    ALTER ROLE "$WRITE_MODEL_DB_USER" LOGIN CREATEDB CREATEROLE PASSWORD '$WRITE_MODEL_DB_PWD';
   END IF;
 END \$\$;
 SQL

@@ -38,6 +38,19 @@ impl NotReady {
         }
     }
 
+    /// What a caller of the healthcheck is told: what is wrong, without the
+    /// underlying error, which may name internal addresses (that goes to
+    /// the `health_checked` event).
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Starting(reason) => (*reason).to_owned(),
+            Self::Lost(what) => format!("lost the connection to {what}"),
+            Self::WaitingFor { what, .. } => format!("waiting for the {what}"),
+            Self::Unreachable { what, .. } => format!("the {what} is unreachable"),
+            Self::Unhealthy { what, .. } => format!("{what} is unhealthy"),
+        }
+    }
+
     /// `what` answers, but not that it is ready, for `reason`.
     pub fn unhealthy(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self::Unhealthy {
@@ -90,7 +103,7 @@ impl Readiness {
             Ok(()) => next.run(request).await,
             Err(reason) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "detail": reason.to_string() })),
+                Json(json!({ "detail": reason.summary() })),
             )
                 .into_response(),
         }
@@ -119,7 +132,8 @@ pub async fn ready_with_database(
     crate::postgres::reachable(pool, what).await
 }
 
-/// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": reason}`.
+/// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": summary}`,
+/// the whole reason going to the event log.
 pub fn health_response(state: Result<(), NotReady>) -> Response {
     match &state {
         Ok(()) => tracing::info!(ready = true, message = events::HEALTH_CHECKED),
@@ -131,7 +145,7 @@ pub fn health_response(state: Result<(), NotReady>) -> Response {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "detail": reason.to_string()})),
+            Json(json!({"status": "unavailable", "detail": reason.summary()})),
         )
             .into_response(),
     }

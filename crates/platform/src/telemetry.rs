@@ -1,8 +1,10 @@
 //! Structured events. Each event's message is its snake_case name from the
 //! catalogue (docs/operations.md), its fields typed key/values. Events go to
 //! stdout as JSON lines, to fluentd over the forward protocol (`fluentd`), or
-//! both (`LOG_FORMAT=json|fluentd|both`, default both). Shipping to fluentd
-//! never blocks the caller: see [`fluentd`].
+//! both (`LOG_FORMAT=json|fluentd|both`, default both). Neither ever blocks
+//! the caller: stdout is written by a thread of its own, which drops (and
+//! counts) lines past a bound when stdout is not read; for fluentd see
+//! [`fluentd`].
 
 mod fields;
 pub mod fluentd;
@@ -10,6 +12,7 @@ pub mod fluentd;
 use crate::events;
 use std::time::Duration;
 
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -38,16 +41,31 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Keeps the fluentd forwarder alive; dropping it flushes what is queued,
-/// waiting at most two seconds.
+/// Lines the stdout writer holds while stdout is slow (a full pipe, a stalled
+/// log collector); past this, lines are dropped and counted.
+const STDOUT_BUFFERED_LINES: usize = 64 * 1024;
+
+/// Keeps the fluentd forwarder and the stdout writer alive; dropping it
+/// flushes what is queued (fluentd: waiting at most two seconds) and says on
+/// stderr how many stdout lines were dropped, if any.
 pub struct TelemetryGuard {
     forwarder: Option<Forwarder>,
+    stdout: Option<(WorkerGuard, ErrorCounter)>,
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Some(forwarder) = self.forwarder.take() {
             forwarder.flush(Duration::from_secs(2));
+        }
+        if let Some((flushing, dropped)) = self.stdout.take() {
+            drop(flushing);
+            if dropped.dropped_lines() > 0 {
+                eprintln!(
+                    "telemetry: {} event lines were dropped because stdout was not read fast enough",
+                    dropped.dropped_lines()
+                );
+            }
         }
     }
 }
@@ -62,12 +80,27 @@ pub fn init(service: &'static str, env: &Env) -> Result<TelemetryGuard, ConfigEr
         LogFormat::Fluentd | LogFormat::Both => Some(FluentdConfig::from_env(env, service)?),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = (format != LogFormat::Fluentd).then(|| {
+    // Written by a thread of its own, so that a stdout nobody reads (a full
+    // pipe) never blocks a request: past the buffer, lines are dropped.
+    let (stdout, stdout_guard) = match format {
+        LogFormat::Fluentd => (None, None),
+        LogFormat::Json | LogFormat::Both => {
+            let (writer, flushing) = NonBlockingBuilder::default()
+                .lossy(true)
+                .buffered_lines_limit(STDOUT_BUFFERED_LINES)
+                .thread_name("telemetry-stdout")
+                .finish(std::io::stdout());
+            let dropped = writer.error_counter();
+            (Some(writer), Some((flushing, dropped)))
+        }
+    };
+    let json = stdout.map(|writer| {
         tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
+            .with_writer(writer)
     });
     let (fluentd_layer, forwarder) = match fluentd {
         Some(config) => {
@@ -89,5 +122,8 @@ pub fn init(service: &'static str, env: &Env) -> Result<TelemetryGuard, ConfigEr
         version = env!("CARGO_PKG_VERSION"),
         message = events::SERVICE_STARTED
     );
-    Ok(TelemetryGuard { forwarder })
+    Ok(TelemetryGuard {
+        forwarder,
+        stdout: stdout_guard,
+    })
 }

@@ -143,6 +143,14 @@ impl Cluster {
         format!("http://127.0.0.1:{}", port.expect("a cluster service"))
     }
 
+    /// Starts another process of `name` on a port of its own, on the same
+    /// databases and queue (a scaled-out replica), and waits until it is
+    /// healthy. It is killed when the returned value is dropped.
+    pub async fn start_replica(&self, name: &str) -> ServiceProcess {
+        let replica = ServiceProcess::start_on(&binary(name), free_port(), &self.env);
+        replica.wait_healthy().await
+    }
+
     /// Starts a stopped service again on its port and waits until it is healthy.
     pub async fn start_service(&mut self, name: &str) {
         self.launch(name);

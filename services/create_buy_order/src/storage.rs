@@ -120,9 +120,11 @@ impl IdempotenceRecord {
 }
 
 /// Locks the running total until the transaction ends, and reads it. Every
-/// create takes this lock, so creates are serialised against the limit.
+/// create takes this lock, so creates are serialised against the limit. A
+/// function of the schema's owner takes it, since the service's role may not
+/// update the row (which `FOR UPDATE` would otherwise require).
 pub(crate) async fn lock_running_total(tx: &mut PgConnection) -> Result<Decimal, sqlx::Error> {
-    sqlx::query_scalar("SELECT btc_amount FROM btc_running_total FOR UPDATE")
+    sqlx::query_scalar("SELECT lock_btc_running_total()")
         .fetch_one(tx)
         .await
 }

@@ -1,7 +1,12 @@
 //! The `migration` service: waits for both databases, applies the embedded
 //! schema of each (`platform::schema`) with sqlx's migrator, which records
-//! what it applied and never applies it twice, then reports healthy. The
+//! what it applied and never applies it twice, gives each service its own
+//! login with only the grants it needs (`logins`), then reports healthy. The
 //! other services wait for that healthcheck before they serve.
+
+mod logins;
+
+pub use logins::ServiceLogins;
 
 use platform::events;
 use std::future::Future;
@@ -19,6 +24,7 @@ pub struct Config {
     pub listen: ListenConfig,
     pub write_model: DatabaseConfig,
     pub read_model: DatabaseConfig,
+    pub logins: ServiceLogins,
 }
 
 impl Config {
@@ -28,6 +34,7 @@ impl Config {
             listen: ListenConfig::from_env(env)?,
             write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?.without_timeouts(),
             read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?.without_timeouts(),
+            logins: ServiceLogins::from_env(env)?,
         })
     }
 }
@@ -72,18 +79,41 @@ impl App {
 
 /// Applies both schemas, one database at a time, then marks the service ready.
 async fn migrate(config: Config, readiness: Readiness) {
-    apply(&config.write_model, &schema::WRITE_MODEL, &readiness).await;
-    apply(&config.read_model, &schema::READ_MODEL, &readiness).await;
+    let write_logins = config.logins.write_model();
+    apply(
+        &config.write_model,
+        &schema::WRITE_MODEL,
+        &write_logins,
+        &readiness,
+    )
+    .await;
+    let read_logins = config.logins.read_model();
+    apply(
+        &config.read_model,
+        &schema::READ_MODEL,
+        &read_logins,
+        &readiness,
+    )
+    .await;
     readiness.set_ready();
 }
 
-/// Connects and migrates, retrying every `retry_wait` until both succeed.
-async fn apply(database: &DatabaseConfig, migrator: &Migrator, readiness: &Readiness) {
+/// Connects, migrates and grants the logins their groups, retrying every
+/// `retry_wait` until all of it succeeds.
+async fn apply(
+    database: &DatabaseConfig,
+    migrator: &Migrator,
+    logins: &[(&logins::Login, &str)],
+    readiness: &Readiness,
+) {
     let attempt = || async {
         let pool = database.connect().await?;
-        let migrated = migrator.run(&pool).await;
+        let migrated = match migrator.run(&pool).await {
+            Ok(()) => logins::provision(&pool, logins).await,
+            Err(error) => Err(error.into()),
+        };
         pool.close().await;
-        migrated.map_err(sqlx::Error::from)
+        migrated
     };
     retry::until_ok(database.retry_wait, attempt, |error| {
         readiness.set_not_ready(NotReady::WaitingFor {

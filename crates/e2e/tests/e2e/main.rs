@@ -8,8 +8,10 @@ mod faults;
 mod limits;
 mod logging;
 mod paging;
+mod price;
 mod queue;
 mod repair;
+mod settings;
 mod shutdown;
 
 use futures_util::StreamExt;

@@ -4,3 +4,4 @@
 mod events;
 mod postgres;
 mod rabbitmq;
+mod serving;

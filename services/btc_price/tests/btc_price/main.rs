@@ -3,6 +3,7 @@
 mod caching;
 mod config;
 mod quotes;
+mod stdout;
 
 use std::path::Path;
 

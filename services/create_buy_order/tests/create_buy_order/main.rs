@@ -3,6 +3,7 @@
 //! a fake Coinbase: status codes, error bodies and headers, and that a refused
 //! request stores nothing. Faults and the whole cluster are `crates/e2e`'s.
 
+mod locks;
 mod replay;
 mod validation;
 
