@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{all_placed, count, place_many, sorted, stored_ids};
 
-/// The last line the command printed: its summary.
+/// The command's summary: the line of its stdout that is not a JSON event.
 fn summary(output: &std::process::Output) -> String {
     assert!(
         output.status.success(),
@@ -19,7 +19,8 @@ fn summary(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout.lines().last().unwrap_or_default().to_owned()
+    let summary = stdout.lines().find(|line| !line.starts_with('{'));
+    summary.unwrap_or_default().to_owned()
 }
 
 #[tokio::test]
