@@ -1,6 +1,7 @@
 //! Container faults under a stream of creates, each with exact accounting
-//! (see `ledger`): SIGKILLed services, a restarted queue, a stopped write
-//! model, a read model cut off the network, down and up, and scale-out.
+//! (see `ledger`): SIGKILLed services and read model, a restarted queue, a
+//! stopped write model, a read model cut off the network, down and up, and
+//! scale-out.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -86,6 +87,23 @@ async fn a_sigkilled_create_buy_order_loses_and_duplicates_nothing() {
 #[ignore = "needs the compose cluster: ./test.sh --compose"]
 async fn a_sigkilled_read_model_sync_loses_and_duplicates_nothing() {
     sigkill_mid_stream("read_model_sync").await;
+}
+
+/// The read model's PostgreSQL killed outright (the whole container, its
+/// postmaster first) while orders are being synced: every order whose
+/// message was acknowledged must still be there after the restart, since
+/// commits wait for the disk.
+#[tokio::test]
+#[ignore = "needs the compose cluster: ./test.sh --compose"]
+async fn a_sigkilled_read_model_keeps_every_acknowledged_order() {
+    let run = FaultRun::start().await;
+    run.cluster
+        .compose(&["kill", "-s", "SIGKILL", "read_model"])
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    run.cluster.compose(&["start", "read_model"]).await;
+    // Creates never need the read model.
+    run.finish(NONE).await;
 }
 
 #[tokio::test]
