@@ -152,6 +152,15 @@ impl FakeCoinbase {
         lock(&self.behaviour).mode = mode;
     }
 
+    /// Answers with the configured rates, each after `delay_ms`.
+    pub fn set_slow(&self, delay_ms: u64) {
+        self.control(Control {
+            mode: Some(Mode::Slow),
+            delay_ms: Some(delay_ms),
+            ..Control::default()
+        });
+    }
+
     /// The calls received so far, as `GET /control/stats` reports them.
     pub fn stats(&self) -> Stats {
         lock(&self.behaviour).stats.clone()

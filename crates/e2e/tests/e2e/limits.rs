@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use testkit::Cluster;
-use testkit::fake_coinbase::{Control, Mode};
+use testkit::fake_coinbase::Mode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use uuid::Uuid;
@@ -123,11 +123,7 @@ async fn a_flood_of_idle_connections_is_closed_and_never_stops_normal_requests()
 async fn beyond_the_concurrency_bound_requests_are_turned_away_with_retry_after_and_lose_nothing() {
     let cluster = Cluster::start_with(&[("HTTP_MAX_CONCURRENT_REQUESTS", "4")]).await;
     // Each price takes a while, so the first requests hold their places.
-    cluster.coinbase.control(Control {
-        mode: Some(Mode::Slow),
-        delay_ms: Some(500),
-        ..Control::default()
-    });
+    cluster.coinbase.set_slow(500);
     let keys: Vec<String> = (0..20).map(|_| Uuid::new_v4().to_string()).collect();
     let first: Vec<_> = futures_util::stream::iter(&keys)
         .map(|key| {
@@ -165,11 +161,7 @@ async fn beyond_the_concurrency_bound_requests_are_turned_away_with_retry_after_
 #[tokio::test]
 async fn a_request_not_answered_in_time_is_503_and_its_retry_is_served() {
     let cluster = Cluster::start_with(&[("HTTP_REQUEST_TIMEOUT_MS", "300")]).await;
-    cluster.coinbase.control(Control {
-        mode: Some(Mode::Slow),
-        delay_ms: Some(1500),
-        ..Control::default()
-    });
+    cluster.coinbase.set_slow(1500);
     let key = Uuid::new_v4().to_string();
     let body = order("USD", "1.00".into(), &key);
     let late = cluster.api.put_order(&body).await;

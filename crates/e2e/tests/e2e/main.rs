@@ -77,3 +77,12 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
     ids
 }
+
+/// A connection and a channel of its own on the cluster's broker.
+async fn broker_channel(cluster: &Cluster) -> (lapin::Connection, lapin::Channel) {
+    let connection = lapin::Connection::connect(&cluster.queue.uri(), Default::default())
+        .await
+        .expect("connecting to RabbitMQ");
+    let channel = connection.create_channel().await.expect("a channel");
+    (connection, channel)
+}

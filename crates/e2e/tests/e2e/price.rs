@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use testkit::Cluster;
-use testkit::fake_coinbase::{Control, Mode};
+use testkit::fake_coinbase::Mode;
 use uuid::Uuid;
 
 use crate::{count, order};
@@ -52,11 +52,7 @@ async fn with_btc_price_down_creates_are_503_and_a_retry_after_it_is_back_is_ser
 #[tokio::test]
 async fn with_btc_price_slower_than_the_timeout_creates_are_503_and_store_nothing() {
     let cluster = Cluster::start_with(&[("BTC_PRICE_TIMEOUT_MS", "300")]).await;
-    cluster.coinbase.control(Control {
-        mode: Some(Mode::Slow),
-        delay_ms: Some(1000),
-        ..Control::default()
-    });
+    cluster.coinbase.set_slow(1000);
     let body = order("EUR", json!("10.00"), &Uuid::new_v4().to_string());
 
     assert_no_price(&cluster.api.put_order(&body).await);

@@ -5,20 +5,12 @@ use std::time::Duration;
 
 use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel};
 use serde_json::json;
 use testkit::Cluster;
 use uuid::Uuid;
 
-use crate::{all_placed, count, place_many, sorted, stored_ids};
-
-async fn channel(cluster: &Cluster) -> (Connection, Channel) {
-    let connection = Connection::connect(&cluster.queue.uri(), Default::default())
-        .await
-        .expect("connecting to RabbitMQ");
-    let channel = connection.create_channel().await.expect("a channel");
-    (connection, channel)
-}
+use crate::{all_placed, broker_channel, count, place_many, sorted, stored_ids};
 
 async fn publish(channel: &Channel, exchange: &str, routing_key: &str, body: &[u8]) {
     channel
@@ -38,7 +30,7 @@ async fn publish(channel: &Channel, exchange: &str, routing_key: &str, body: &[u
 #[tokio::test]
 async fn events_the_broker_cannot_route_stay_in_the_outbox_until_they_can_be() {
     let cluster = Cluster::start().await;
-    let (_connection, channel) = channel(&cluster).await;
+    let (_connection, channel) = broker_channel(&cluster).await;
     let (queue, exchange) = (
         cluster.queue.queue.as_str(),
         cluster.queue.exchange.as_str(),
@@ -81,7 +73,7 @@ async fn events_the_broker_cannot_route_stay_in_the_outbox_until_they_can_be() {
 #[tokio::test]
 async fn with_the_dead_letter_queue_gone_a_bad_message_is_kept_not_dropped() {
     let cluster = Cluster::start().await;
-    let (connection, channel) = channel(&cluster).await;
+    let (connection, channel) = broker_channel(&cluster).await;
     let dead_letter_queue = cluster.queue.dead_letter_queue();
     channel
         .queue_delete(dead_letter_queue.as_str().into(), Default::default())
@@ -133,7 +125,7 @@ async fn with_the_dead_letter_queue_gone_a_bad_message_is_kept_not_dropped() {
 #[tokio::test]
 async fn an_event_from_a_newer_producer_of_the_same_major_version_is_synced() {
     let cluster = Cluster::start().await;
-    let (_connection, channel) = channel(&cluster).await;
+    let (_connection, channel) = broker_channel(&cluster).await;
     let external_id = Uuid::new_v4();
     let newer = json!({
         "schema_version": 1, "id": 800_001, "client_id": 1, "external_id": external_id,

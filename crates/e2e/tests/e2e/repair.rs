@@ -1,14 +1,14 @@
 //! The operator's repairs (docs/operations.md): `read_model_sync rebuild`
 //! and `read_model_sync replay-dead-letters`, run while the cluster runs.
 
+use lapin::BasicProperties;
 use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection};
 use serde_json::json;
 use testkit::Cluster;
 use uuid::Uuid;
 
-use crate::{all_placed, count, place_many, sorted, stored_ids};
+use crate::{all_placed, broker_channel, count, place_many, sorted, stored_ids};
 
 /// The command's summary: the line of its stdout that is not a JSON event.
 fn summary(output: &std::process::Output) -> String {
@@ -51,18 +51,10 @@ async fn rebuild_restores_every_missing_order_from_the_write_model_and_is_idempo
     assert_eq!(stored_ids(&read).await, sorted(placed));
 }
 
-async fn channel(cluster: &Cluster) -> (Connection, Channel) {
-    let connection = Connection::connect(&cluster.queue.uri(), Default::default())
-        .await
-        .expect("connecting to RabbitMQ");
-    let channel = connection.create_channel().await.expect("a channel");
-    (connection, channel)
-}
-
 #[tokio::test]
 async fn replayed_dead_letters_are_synced_and_leave_the_dead_letter_queue() {
     let cluster = Cluster::start().await;
-    let (_connection, channel) = channel(&cluster).await;
+    let (_connection, channel) = broker_channel(&cluster).await;
     let dead_letter_queue = cluster.queue.dead_letter_queue();
     // An event parked by an earlier fault, now readable again.
     let external_id = Uuid::new_v4();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use testkit::Cluster;
-use testkit::fake_coinbase::{Control, Mode};
+use testkit::fake_coinbase::Mode;
 use uuid::Uuid;
 
 use crate::{count, order, sorted, stored_ids};
@@ -14,11 +14,7 @@ use crate::{count, order, sorted, stored_ids};
 async fn a_terminated_create_buy_order_finishes_its_requests_and_publishes_their_orders() {
     let mut cluster = Cluster::start().await;
     // Slow prices keep requests in flight when the signal comes.
-    cluster.coinbase.control(Control {
-        mode: Some(Mode::Slow),
-        delay_ms: Some(200),
-        ..Control::default()
-    });
+    cluster.coinbase.set_slow(200);
     let keys: Vec<String> = (0..120).map(|_| Uuid::new_v4().to_string()).collect();
     let api = cluster.api.clone();
     let requests = keys.clone();
