@@ -76,10 +76,13 @@ compose_suite() {
     blackbox_against_published_ports
     echo "test.sh: container faults, one at a time"
     export RSDIST_COMPOSE="${compose[*]}"
+    # Each fault test's accounting (created, found, lost, duplicated) is
+    # printed at the end, passed or not.
     if nextest_available; then
-        cargo nextest run -p e2e --test compose_cluster --run-ignored only --test-threads 1 --no-fail-fast
+        cargo nextest run -p e2e --test compose_cluster --run-ignored only --test-threads 1 \
+            --no-fail-fast --success-output final
     else
-        cargo test -p e2e --test compose_cluster -- --ignored --test-threads 1
+        cargo test -p e2e --test compose_cluster -- --ignored --test-threads 1 --nocapture
     fi
 }
 
