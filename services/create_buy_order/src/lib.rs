@@ -122,19 +122,35 @@ impl App {
                 .spawn_open(config.write_model, pool, service.startup.clone());
         let router = routes::router(self.service);
         let (relay, writing) = (self.relay, self.writing);
-        // The writer returns (rather than panics) only once the server is
-        // gone and with it every request that could hand it an order; the
-        // relay then goes on until cancelled, and publishes what those
-        // requests committed before it stops.
+        // Each its own task, as before they were watched, so that they can
+        // run on two cores at once. The writer returns (rather than panics) only once the server is gone
+        // and with it every request that could hand it an order; the relay
+        // then goes on until cancelled, and publishes what those requests
+        // committed before it stops.
         let background = |cancel: CancellationToken| async move {
-            let relaying = relay.run(cancel);
-            tokio::pin!(relaying);
+            let mut writer = tokio::spawn(writing);
+            let mut relaying = tokio::spawn(relay.run(cancel));
             tokio::select! {
-                () = &mut relaying => {}
-                () = writing => relaying.await,
+                ended = &mut relaying => {
+                    writer.abort();
+                    pass_on_panic(ended);
+                }
+                ended = &mut writer => {
+                    pass_on_panic(ended);
+                    pass_on_panic(relaying.await);
+                }
             }
         };
         let name = "batch_writer and outbox_relay";
         http::serve_with_background(self.listener, router, shutdown, name, background).await
+    }
+}
+
+/// Panics with a task's panic, so that the task awaiting it reports it.
+fn pass_on_panic(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = joined
+        && error.is_panic()
+    {
+        std::panic::resume_unwind(error.into_panic());
     }
 }

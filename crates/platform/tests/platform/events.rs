@@ -22,6 +22,8 @@ fn catalogue() -> BTreeSet<String> {
     let text = std::fs::read_to_string(format!("{ROOT}/docs/operations.md"))
         .expect("reading docs/operations.md");
     let catalogue = text.split("## The catalogue").nth(1).expect("a catalogue");
+    // The catalogue ends where the next section of the same level begins.
+    let catalogue = catalogue.split("\n## ").next().unwrap_or_default();
     catalogue
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
