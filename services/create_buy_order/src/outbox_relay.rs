@@ -106,9 +106,7 @@ impl OutboxRelay {
                     if received == 0 {
                         return Ok(());
                     }
-                    let published = publish(channel, &self.queue.exchange, &batch).await?;
-                    forget(&self.pool, &published).await;
-                    batch.clear();
+                    self.publish_fresh(channel, &mut batch).await?;
                 }
                 _ = sweep.tick() => {
                     // On start, take everything a previous run left behind.
@@ -128,11 +126,22 @@ impl OutboxRelay {
         while let Ok(event) = self.receiver.try_recv() {
             batch.push(event);
             if batch.len() == BATCH || self.receiver.is_empty() {
-                let published = publish(channel, &self.queue.exchange, &batch).await?;
-                forget(&self.pool, &published).await;
-                batch.clear();
+                self.publish_fresh(channel, &mut batch).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Publishes events handed over by requests, forgets those confirmed,
+    /// and empties `batch` for the next ones.
+    async fn publish_fresh(
+        &self,
+        channel: &Channel,
+        batch: &mut Vec<Outgoing>,
+    ) -> lapin::Result<()> {
+        let published = publish(channel, &self.queue.exchange, batch).await?;
+        forget(&self.pool, &published).await;
+        batch.clear();
         Ok(())
     }
 
