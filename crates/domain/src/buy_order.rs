@@ -7,15 +7,23 @@ use crate::currency::Currency;
 
 /// A stored order as clients see it, in both APIs: decimals as strings at
 /// their column's scale, the time in RFC 3339.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BuyOrder {
     /// The order's external id; the write model's integer id stays inside.
     pub id: Uuid,
+    /// When the order was stored, RFC 3339 with an offset.
     #[serde(with = "crate::timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     pub currency: Currency,
+    /// The fiat amount paid, at the currency's 2 decimal places.
+    #[schema(value_type = String, pattern = r"^[0-9]{1,9}\.[0-9]{2}$", example = "123.45")]
     pub currency_amount: Decimal,
+    /// The Coinbase buy price of 1 BTC in the currency, exactly as quoted.
+    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "48478.88")]
     pub btc_rate: Decimal,
+    /// `currency_amount / btc_rate`, rounded up at 8 decimal places.
+    #[schema(value_type = String, pattern = r"^[0-9]{1,3}\.[0-9]{8}$", example = "0.00254647")]
     pub btc_amount: Decimal,
 }
 

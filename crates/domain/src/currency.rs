@@ -3,8 +3,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A fiat currency in which BTC can be bought.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A fiat currency in which BTC can be bought, by its ISO 4217 code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "UPPERCASE", example = "USD")]
 pub enum Currency {
     Eur,
     Gbp,

@@ -6,16 +6,52 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// One entry of a 422 `detail` list: where the fault is, what it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
+    /// Where: `["body", "amount"]`, `["query", "page_size"]`.
+    #[schema(example = json!(["body", "amount"]))]
     pub loc: Vec<String>,
+    #[schema(example = "Input should have at most 2 decimal places")]
     pub msg: String,
+    /// The kind of fault, as FastAPI names it (`missing`, `decimal_parsing`, ...).
     #[serde(rename = "type")]
+    #[schema(example = "decimal_max_places")]
     pub kind: String,
+}
+
+/// The body of a 422: every fault of the request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidationErrorBody {
+    pub detail: Vec<FieldError>,
+}
+
+/// The body of every other error: what went wrong, for a person to read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailBody {
+    #[schema(example = "no BTC price can be had right now; please retry")]
+    pub detail: String,
+}
+
+/// Why a valid order was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictCode {
+    /// The order would take the sum of all orders past 100 BTC.
+    BtcLimitExceeded,
+    /// The idempotence key was used before with another currency or amount.
+    IdempotenceKeyReused,
+}
+
+/// The body of a 409: the reason, and its code for programs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConflictBody {
+    #[schema(example = "the order would exceed the 100 BTC limit; 0.50000000 BTC is left")]
+    pub detail: String,
+    pub code: ConflictCode,
 }
 
 impl FieldError {
@@ -46,7 +82,7 @@ pub enum ApiError {
     PayloadTooLarge(String),
     /// 409 `{"detail": "...", "code": "..."}`.
     #[error("{detail}")]
-    Conflict { detail: String, code: &'static str },
+    Conflict { detail: String, code: ConflictCode },
     /// 502 `{"detail": "..."}`: an upstream answered wrongly.
     #[error("{0}")]
     BadGateway(String),
@@ -99,22 +135,19 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let detail = |status: StatusCode, detail: String| {
-            (status, Json(json!({ "detail": detail }))).into_response()
-        };
+        let detail =
+            |status: StatusCode, detail: String| (status, Json(DetailBody { detail })).into_response();
         match self {
-            ApiError::Invalid(errors) => (
+            ApiError::Invalid(detail) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "detail": errors })),
+                Json(ValidationErrorBody { detail }),
             )
                 .into_response(),
             ApiError::BadRequest(message) => detail(StatusCode::BAD_REQUEST, message),
             ApiError::NotFound(message) => detail(StatusCode::NOT_FOUND, message),
-            ApiError::Conflict { detail, code } => (
-                StatusCode::CONFLICT,
-                Json(json!({ "detail": detail, "code": code })),
-            )
-                .into_response(),
+            ApiError::Conflict { detail, code } => {
+                (StatusCode::CONFLICT, Json(ConflictBody { detail, code })).into_response()
+            }
             ApiError::PayloadTooLarge(message) => detail(StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::BadGateway(message) => detail(StatusCode::BAD_GATEWAY, message),
             ApiError::Unavailable(message) => detail(StatusCode::SERVICE_UNAVAILABLE, message),
@@ -136,18 +169,15 @@ fn internal_response(error: &(dyn std::error::Error + 'static)) -> Response {
         source = cause.source();
     }
     tracing::error!(%reference, error = %chain, message = events::REQUEST_FAILED);
-    let message =
+    let detail =
         format!("an error occurred. please contact support and quote reference {reference}");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "detail": message })),
-    )
-        .into_response()
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(DetailBody { detail })).into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
         let response = error.into_response();
@@ -173,7 +203,7 @@ mod tests {
     async fn conflicts_carry_a_code() {
         let conflict = ApiError::Conflict {
             detail: "full".into(),
-            code: "btc_limit_exceeded",
+            code: ConflictCode::BtcLimitExceeded,
         };
         let (status, body) = body_of(conflict).await;
         assert_eq!(status, StatusCode::CONFLICT);

@@ -14,11 +14,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ListenConfig;
-use crate::request_id;
+use crate::{metrics, request_id};
 
 /// A bound listener and the limits its connections are served under.
 pub struct Listener {
@@ -44,21 +45,26 @@ pub async fn bind(listen: &ListenConfig) -> std::io::Result<Listener> {
                 format!("cannot listen on {}:{}: {error}", listen.host, listen.port),
             )
         })?;
+    metrics::install();
     Ok(Listener {
         tcp,
         limits: listen.limits.clone(),
     })
 }
 
-/// Serves `router` on `listener`, each request with its request id and
-/// within the limits, until `shutdown` resolves; then stops accepting and
-/// lets the requests in flight finish, for at most the shutdown deadline.
+/// Serves `router`, and `GET /metrics`, on `listener`, each request with
+/// its request id, counted and timed, and within the limits, until
+/// `shutdown` resolves; then stops accepting and lets the requests in flight
+/// finish, for at most the shutdown deadline.
 pub async fn serve(
     listener: Listener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = listener.limits;
+    let router = router
+        .route("/metrics", get(metrics::render))
+        .layer(axum::middleware::from_fn(metrics::track_requests));
     let router = limits
         .apply(router)
         .layer(axum::middleware::from_fn(request_id::assign));

@@ -3,13 +3,17 @@
 //! `postgres`, `rabbitmq`, `migrations_gate`), the embedded schema (`schema`), and the HTTP side:
 //! serving with graceful shutdown (`http`, `shutdown`, `service`), request ids
 //! (`request_id`), readiness
-//! (`health`) and the FastAPI-shaped error responses (`api_error`).
+//! (`health`), the FastAPI-shaped error responses (`api_error`), the
+//! self-description (`api_docs`: `/openapi.json` and `/docs`) and the
+//! Prometheus metrics (`metrics`).
 
+pub mod api_docs;
 pub mod api_error;
 pub mod config;
 pub mod events;
 pub mod health;
 pub mod http;
+pub mod metrics;
 pub mod migrations_gate;
 pub mod postgres;
 pub mod queue_session;

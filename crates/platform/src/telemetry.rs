@@ -6,10 +6,10 @@
 //! counts) lines past a bound when stdout is not read; for fluentd see
 //! [`fluentd`].
 
-mod fields;
 pub mod fluentd;
 
 use crate::events;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
@@ -44,6 +44,18 @@ impl std::str::FromStr for LogFormat {
 /// Lines the stdout writer holds while stdout is slow (a full pipe, a stalled
 /// log collector); past this, lines are dropped and counted.
 const STDOUT_BUFFERED_LINES: usize = 64 * 1024;
+
+/// The stdout writer's count of dropped lines, for [`record_stdout_drops`].
+static STDOUT_DROPS: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Brings `log_events_dropped_total{sink="stdout"}` up to the stdout writer's
+/// own count, which it keeps itself; called before metrics are rendered.
+pub fn record_stdout_drops() {
+    if let Some(dropped) = STDOUT_DROPS.get() {
+        metrics::counter!("log_events_dropped_total", "sink" => "stdout")
+            .absolute(dropped.dropped_lines() as u64);
+    }
+}
 
 /// Keeps the fluentd forwarder and the stdout writer alive; dropping it
 /// flushes what is queued (fluentd: waiting at most two seconds) and says on
@@ -91,6 +103,7 @@ pub fn init(service: &'static str, env: &Env) -> Result<TelemetryGuard, ConfigEr
                 .thread_name("telemetry-stdout")
                 .finish(std::io::stdout());
             let dropped = writer.error_counter();
+            let _ = STDOUT_DROPS.set(dropped.clone());
             (Some(writer), Some((flushing, dropped)))
         }
     };

@@ -10,29 +10,72 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::{BtcRate, Currency};
-use platform::api_error::ApiError;
+use platform::api_docs;
+use platform::api_error::{ApiError, DetailBody};
 use platform::health::{NotReady, health_response};
 use serde::Serialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use time::OffsetDateTime;
 
 use crate::coinbase::CoinbaseError;
 use crate::quote_cache::{QuoteCache, Source};
 
 /// `{"timestamp": "...", "currency": "USD", "rate": "48478.88"}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PriceBody {
+    /// When Coinbase quoted the price.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     timestamp: OffsetDateTime,
     currency: Currency,
+    /// The buy price of 1 BTC in the currency, exactly as quoted.
+    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "48478.88")]
     rate: BtcRate,
 }
+
+/// The query of `GET /buy`, as the API's description shows it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // only described, never built: the handler reads the query
+struct PriceQuery {
+    currency: Currency,
+}
+
+/// The API's description, generated from the handler and the types it answers with.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "btc_price",
+        description = "Quotes the Coinbase buy price of 1 BTC in EUR, GBP or USD. Internal: \
+            create_buy_order asks it. Quotes are cached briefly and concurrent misses share \
+            one call to Coinbase."
+    ),
+    paths(buy)
+)]
+struct ApiDoc;
 
 pub(crate) fn router(quotes: Arc<QuoteCache>) -> Router {
     Router::new()
         .route("/buy", get(buy))
         .route("/healthcheck", get(healthcheck))
         .with_state(quotes)
+        .merge(api_docs::router(ApiDoc::openapi()))
 }
+
+/// The current buy price of 1 BTC in a currency.
+#[utoipa::path(
+    get,
+    path = "/buy",
+    params(PriceQuery),
+    responses(
+        (status = 200, description = "The price", body = PriceBody),
+        (status = 400, description = "The currency is not one of EUR, GBP, USD", body = DetailBody),
+        (status = 502, description = "Coinbase answered with an error or an unusable price", body = DetailBody),
+        (status = 504, description = "Coinbase did not answer in time", body = DetailBody),
+        (status = 503, description = "The service is at capacity; retry", body = DetailBody),
+        (status = 500, description = "An unexpected error; the detail quotes a reference", body = DetailBody),
+    )
+)]
 
 async fn buy(
     State(quotes): State<Arc<QuoteCache>>,

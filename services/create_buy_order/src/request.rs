@@ -7,9 +7,28 @@ use std::collections::HashMap;
 use domain::{Currency, FiatAmount, InvalidFiatAmount};
 use platform::api_error::FieldError;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::place_order::OrderRequest;
+
+/// The body `PUT /buy_order` takes. It documents the wire shape in the API's
+/// description; [`parse`] reads the body itself, so that every fault is
+/// reported at once and the amount's text is kept exact.
+#[derive(ToSchema)]
+#[allow(dead_code)] // only described, never built: see above
+pub(crate) struct OrderBody {
+    currency: Currency,
+    /// A decimal string, above 0 and below 1,000,000,000, with at most 2
+    /// decimal places (more are refused, not rounded).
+    #[schema(
+        pattern = r"^([1-9][0-9]{0,8}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$",
+        example = "123.45"
+    )]
+    amount: String,
+    /// Names the request, so that a retry cannot place a second order.
+    idempotence_key: Uuid,
+}
 
 /// Reads the body. Fails with one entry per faulty field.
 pub(crate) fn parse(

@@ -13,14 +13,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router, middleware};
 use domain::BuyOrder;
-use platform::api_error::{ApiError, FieldError};
+use platform::api_docs;
+use platform::api_error::{
+    ApiError, ConflictBody, ConflictCode, DetailBody, FieldError, ValidationErrorBody,
+};
 use platform::health::{NotReady, Readiness, health_response, ready_with_database};
 use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::batch_writer::WriteError;
 use crate::place_order::{PlaceError, PlaceOrder};
-use crate::request;
+use crate::request::{self, OrderBody};
 use crate::rules::{Placed, Refusal};
 
 /// Set on the answer to a request that repeated an earlier one's key.
@@ -36,11 +40,24 @@ pub(crate) struct Service {
 }
 
 /// `{"idempotence_key": "...", "buy_order": {...}}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CreatedBody {
+    /// The key the order was placed with.
     idempotence_key: Uuid,
     buy_order: BuyOrder,
 }
+
+/// The API's description, generated from the handler and the types it answers with.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "create_buy_order",
+        description = "Places orders to buy BTC for EUR, GBP or USD at the Coinbase buy price. \
+            Orders are immutable; the sum of all orders never exceeds 100 BTC."
+    ),
+    paths(put_buy_order)
+)]
+struct ApiDoc;
 
 pub(crate) fn router(service: Arc<Service>) -> Router {
     let gate = middleware::from_fn_with_state(service.startup.clone(), Readiness::gate);
@@ -50,7 +67,32 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
         .route("/healthcheck", get(healthcheck))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
+        .merge(api_docs::router(ApiDoc::openapi()))
 }
+
+/// Places an order, or replays the one placed earlier with the same key.
+///
+/// A request that repeats an earlier one's idempotence key, currency and
+/// amount gets that order again, with `Idempotent-Replayed: true`, and
+/// creates nothing. The amount may also be sent as a JSON number; it is read
+/// from its text, never through a float.
+#[utoipa::path(
+    put,
+    path = "/buy_order",
+    request_body(content = OrderBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The order, new or replayed", body = CreatedBody,
+            headers(("Idempotent-Replayed" = String,
+                description = "`true` when the order was placed by an earlier request with this key"))),
+        (status = 409, description = "Refused: `btc_limit_exceeded` (the detail says how much BTC is left) \
+            or `idempotence_key_reused` (the key was used with another currency or amount)", body = ConflictBody),
+        (status = 413, description = "The body is over 64 KiB", body = DetailBody),
+        (status = 422, description = "The request is invalid: every fault, at its location", body = ValidationErrorBody),
+        (status = 503, description = "No price can be had, the database is busy, or the service \
+            is at capacity or starting; nothing was stored, so the same request may be retried", body = DetailBody),
+        (status = 500, description = "An unexpected error; the detail quotes a reference", body = DetailBody),
+    )
+)]
 
 async fn put_buy_order(
     State(service): State<Arc<Service>>,
@@ -166,11 +208,11 @@ fn refused(refusal: Refusal, key: Uuid) -> ApiError {
     let code = match &refusal {
         Refusal::KeyReused(_) => {
             tracing::info!(idempotence_key = %key, message = events::IDEMPOTENCE_KEY_REUSED);
-            "idempotence_key_reused"
+            ConflictCode::IdempotenceKeyReused
         }
         Refusal::LimitExceeded { remaining } => {
             tracing::info!(idempotence_key = %key, remaining_btc = %remaining, message = events::BTC_LIMIT_EXCEEDED);
-            "btc_limit_exceeded"
+            ConflictCode::BtcLimitExceeded
         }
     };
     ApiError::Conflict {

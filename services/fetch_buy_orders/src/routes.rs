@@ -11,9 +11,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use domain::BuyOrder;
-use platform::api_error::{ApiError, FieldError};
+use platform::api_docs;
+use platform::api_error::{ApiError, DetailBody, FieldError, ValidationErrorBody};
 use platform::health::{Readiness, health_response, ready_with_database};
 use serde::Serialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -30,12 +32,40 @@ pub(crate) struct Service {
 }
 
 /// `{"rows": [...], "last_reference": "<id>" | null, "has_more": bool}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PageBody {
+    /// The page's orders, newest first.
     rows: Vec<BuyOrder>,
+    /// The id of the last row, to pass for the next page; null when the page is empty.
     last_reference: Option<Uuid>,
+    /// Whether another page follows.
     has_more: bool,
 }
+
+/// The query of `GET /buy_orders`, as the API's description shows it; the
+/// handler reads the query itself, to report each fault in FastAPI's shape.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // only described, never built: see above
+struct PageQuery {
+    /// How many orders a page holds.
+    #[param(minimum = 1, maximum = 100, default = 10)]
+    page_size: Option<i64>,
+    /// The `id` of the last order of the previous page; absent for the first page.
+    last_reference: Option<Uuid>,
+}
+
+/// The API's description, generated from the handler and the types it answers with.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "fetch_buy_orders",
+        description = "Pages through the orders placed, newest first, with keyset paging: \
+            pass the last page's `last_reference` to get the next page."
+    ),
+    paths(buy_orders)
+)]
+struct ApiDoc;
 
 struct PageRequest {
     page_size: i64,
@@ -49,7 +79,23 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
         .layer(gate)
         .route("/healthcheck", get(healthcheck))
         .with_state(service)
+        .merge(api_docs::router(ApiDoc::openapi()))
 }
+
+/// One page of orders, newest first.
+#[utoipa::path(
+    get,
+    path = "/buy_orders",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of orders; empty past the last one", body = PageBody),
+        (status = 404, description = "`last_reference` names no order", body = DetailBody),
+        (status = 422, description = "`page_size` or `last_reference` is invalid", body = ValidationErrorBody),
+        (status = 503, description = "The read model is unavailable or busy, or the service \
+            is at capacity or starting; retry", body = DetailBody),
+        (status = 500, description = "An unexpected error; the detail quotes a reference", body = DetailBody),
+    )
+)]
 
 async fn buy_orders(
     State(service): State<Arc<Service>>,

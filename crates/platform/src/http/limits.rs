@@ -67,6 +67,7 @@ async fn within_capacity(
 ) -> Response {
     let Ok(_permit) = permits.try_acquire() else {
         tracing::warn!(message = events::REQUEST_SHED);
+        metrics::counter!("http_requests_shed_total").increment(1);
         let busy = ApiError::Unavailable("the service is at capacity; please retry".into());
         let mut response = busy.into_response();
         response
@@ -85,6 +86,7 @@ async fn within_time(State(limit): State<Duration>, request: Request, next: Next
         Err(_) => {
             let limit_ms = limit.as_millis() as u64;
             tracing::warn!(limit_ms, message = events::REQUEST_TIMED_OUT);
+            metrics::counter!("http_requests_timed_out_total").increment(1);
             ApiError::Unavailable(format!(
                 "the request was not answered within {limit_ms} ms; please retry"
             ))

@@ -6,23 +6,25 @@
 //! dropped and counted, the thread retries every `LOGGING_RETRY_S`, reports
 //! the count on stderr, and delivery resumes by itself.
 //!
-//! Written here rather than taken from `tracing-fluentd`, which neither
-//! bounds what it holds nor counts what it drops while fluentd is away.
+//! The records themselves (span and event fields captured with their types,
+//! the EventTime, the msgpack shape) are `tracing-fluentd`'s. Its transport is
+//! not used: its queue is unbounded, it counts no drops while fluentd is
+//! away, and it does not wait for acks; the transport here does all three.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 
-use rmpv::Value;
+use serde::{Deserialize, Serialize};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::fields::Fields;
+use tracing_fluentd::{FieldFormatter, FlattenFmt, fluent};
 use crate::config::{ConfigError, Env};
 
 /// Events sent in one Forward message at most.
@@ -61,12 +63,6 @@ impl FluentdConfig {
     }
 }
 
-/// One event: when, and its fields.
-struct Entry {
-    time: SystemTime,
-    record: Vec<(String, Value)>,
-}
-
 /// Counters shared by the layer and the forwarder.
 #[derive(Default)]
 struct Counters {
@@ -78,7 +74,7 @@ struct Counters {
 
 /// The tracing layer: records events onto the queue.
 pub struct FluentdLayer {
-    sender: SyncSender<Entry>,
+    sender: SyncSender<fluent::Record>,
     counters: Arc<Counters>,
     service: &'static str,
 }
@@ -132,50 +128,29 @@ impl<S> tracing_subscriber::Layer<S> for FluentdLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    // Span and event fields are captured by tracing-fluentd's formatter,
+    // which keeps their types and lets an event's own field win over a span's.
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(fields);
-        }
+        FlattenFmt.on_new_span(attrs, id, ctx);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id) {
-            if let Some(fields) = span.extensions_mut().get_mut::<Fields>() {
-                values.record(fields);
-            }
-        }
+        FlattenFmt.on_record(id, values, ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let metadata = event.metadata();
-        let mut record = vec![
-            ("service".to_owned(), Value::from(self.service)),
-            ("level".to_owned(), Value::from(metadata.level().as_str())),
-        ];
-        // Span fields (the request id) first, so the event's own win on a clash.
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(fields) = span.extensions().get::<Fields>() {
-                    record.extend(fields.0.iter().cloned());
-                }
-            }
+        let mut record = fluent::Record::now();
+        FlattenFmt.on_event(&mut record, event, ctx.event_span(event));
+        // The message of our events is the event's name.
+        if let Some(name) = record.remove("message") {
+            record.insert("event".into(), name);
         }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        record.extend(fields.0);
-        record.push(("target".to_owned(), Value::from(metadata.target())));
+        record.insert("service".into(), self.service.into());
         self.counters.in_flight.fetch_add(1, Ordering::SeqCst);
-        match self.sender.try_send(Entry {
-            time: SystemTime::now(),
-            record,
-        }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        if self.sender.try_send(record).is_err() {
+            self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("log_events_dropped_total", "sink" => "fluentd").increment(1);
         }
     }
 }
@@ -183,7 +158,7 @@ where
 /// The forwarding thread's state.
 struct Sending {
     config: FluentdConfig,
-    receiver: Receiver<Entry>,
+    receiver: Receiver<fluent::Record>,
     counters: Arc<Counters>,
     reported: u64,
     /// Whether the last attempt reached fluentd, so that only changes are told.
@@ -224,7 +199,11 @@ impl Sending {
 
     /// Sends batches until the connection fails. A batch that was not
     /// acknowledged stays in `unsent`, to be sent again on the next connection.
-    fn forward(&mut self, stream: &mut TcpStream, unsent: &mut Vec<Entry>) -> io::Result<()> {
+    fn forward(
+        &mut self,
+        stream: &mut TcpStream,
+        unsent: &mut Vec<fluent::Record>,
+    ) -> io::Result<()> {
         loop {
             if unsent.is_empty() {
                 match self.receiver.recv_timeout(Duration::from_secs(1)) {
@@ -240,11 +219,13 @@ impl Sending {
                 }
             }
             let chunk = uuid::Uuid::new_v4().simple().to_string();
-            let message = forward_message(&self.config.tag, unsent, &chunk);
-            let mut bytes = Vec::new();
-            rmpv::encode::write_value(&mut bytes, &message).map_err(io::Error::other)?;
+            // Forward mode: `[tag, [[time, record], ...], {"chunk": id}]`.
+            let message = (&self.config.tag, &*unsent, Options { chunk: &chunk });
+            let bytes = rmp_serde::to_vec_named(&message).map_err(io::Error::other)?;
             stream.write_all(&bytes)?;
             await_ack(stream, &chunk)?;
+            metrics::counter!("log_events_sent_total", "sink" => "fluentd")
+                .increment(unsent.len() as u64);
             self.counters
                 .in_flight
                 .fetch_sub(unsent.len(), Ordering::SeqCst);
@@ -273,44 +254,29 @@ impl Sending {
     }
 }
 
-/// `[tag, [[time, record], ...], {"chunk": id}]`
-fn forward_message(tag: &str, entries: &[Entry], chunk: &str) -> Value {
-    let entries = entries
-        .iter()
-        .map(|entry| {
-            let record = entry
-                .record
-                .iter()
-                .map(|(k, v)| (Value::from(k.as_str()), v.clone()));
-            Value::Array(vec![event_time(entry.time), Value::Map(record.collect())])
-        })
-        .collect();
-    let options = Value::Map(vec![(Value::from("chunk"), Value::from(chunk))]);
-    Value::Array(vec![Value::from(tag), Value::Array(entries), options])
+/// A Forward message's options: the chunk id that fluentd's ack names.
+#[derive(Serialize)]
+struct Options<'a> {
+    chunk: &'a str,
 }
 
-/// Fluentd's EventTime: extension type 0, seconds and nanoseconds as big-endian u32s.
-fn event_time(time: SystemTime) -> Value {
-    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = u32::try_from(since_epoch.as_secs()).unwrap_or(u32::MAX);
-    let mut bytes = seconds.to_be_bytes().to_vec();
-    bytes.extend(since_epoch.subsec_nanos().to_be_bytes());
-    Value::Ext(0, bytes)
+/// fluentd's answer to a message sent with a chunk id.
+#[derive(Deserialize)]
+struct Ack {
+    ack: String,
 }
 
 /// Reads fluentd's `{"ack": chunk}`.
 fn await_ack(stream: &mut TcpStream, chunk: &str) -> io::Result<()> {
-    let answer = rmpv::decode::read_value(stream).map_err(io::Error::other)?;
-    let acked = answer
-        .as_map()
-        .and_then(|map| map.iter().find(|(k, _)| k.as_str() == Some("ack")))
-        .and_then(|(_, v)| v.as_str());
-    if acked == Some(chunk) {
+    let answer: Ack = rmp_serde::from_read(stream).map_err(|error| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("no ack: {error}"))
+    })?;
+    if answer.ack == chunk {
         Ok(())
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("unexpected answer {answer}"),
+            format!("ack for chunk {} instead of {chunk}", answer.ack),
         ))
     }
 }
