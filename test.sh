@@ -106,6 +106,8 @@ if docker_engine_answers; then start_base_images; fi
 # fresh machine's set-up is what every run exercises.
 scripts/check-tool-installs.sh
 scripts/backing-services.sh
+# Chromium, Prometheus and schemathesis, which the API tests drive.
+scripts/test-tools.sh
 # The end-to-end tests run the service binaries as processes; cargo builds a
 # package's binaries for its own tests only, so build them all first, with the
 # tests in the same invocation: the same features, so nextest rebuilds nothing.

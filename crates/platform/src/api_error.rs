@@ -135,8 +135,9 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let detail =
-            |status: StatusCode, detail: String| (status, Json(DetailBody { detail })).into_response();
+        let detail = |status: StatusCode, detail: String| {
+            (status, Json(DetailBody { detail })).into_response()
+        };
         match self {
             ApiError::Invalid(detail) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -171,7 +172,11 @@ fn internal_response(error: &(dyn std::error::Error + 'static)) -> Response {
     tracing::error!(%reference, error = %chain, message = events::REQUEST_FAILED);
     let detail =
         format!("an error occurred. please contact support and quote reference {reference}");
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(DetailBody { detail })).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(DetailBody { detail }),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! cluster on fresh databases and queues (`cluster`), a fluentd stand-in that
 //! decodes what the services ship (`fluent_receiver`), services run inside
 //! the test process (`in_process`), a proxy whose
-//! connections a test can cut (`tcp_proxy`), and the one
+//! connections a test can cut (`tcp_proxy`), the outside programs some
+//! tests drive (`tools`: schemathesis, Chromium, Prometheus), and the one
 //! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod ports;
 pub mod service;
 pub mod settings;
 pub mod tcp_proxy;
+pub mod tools;
 
 pub use api::{Api, Reply};
 pub use cluster::Cluster;

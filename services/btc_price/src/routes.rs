@@ -14,8 +14,8 @@ use platform::api_docs;
 use platform::api_error::{ApiError, DetailBody};
 use platform::health::{NotReady, health_response};
 use serde::Serialize;
-use utoipa::{IntoParams, OpenApi, ToSchema};
 use time::OffsetDateTime;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::coinbase::CoinbaseError;
 use crate::quote_cache::{QuoteCache, Source};

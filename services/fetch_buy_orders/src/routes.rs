@@ -15,8 +15,8 @@ use platform::api_docs;
 use platform::api_error::{ApiError, DetailBody, FieldError, ValidationErrorBody};
 use platform::health::{Readiness, health_response, ready_with_database};
 use serde::Serialize;
-use utoipa::{IntoParams, OpenApi, ToSchema};
 use sqlx::PgPool;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::storage;
@@ -51,8 +51,13 @@ struct PageQuery {
     /// How many orders a page holds.
     #[param(minimum = 1, maximum = 100, default = 10)]
     page_size: Option<i64>,
-    /// The `id` of the last order of the previous page; absent for the first page.
-    last_reference: Option<Uuid>,
+    /// The `id` of the last order of the previous page; absent or empty for
+    /// the first page.
+    #[param(
+        value_type = Option<String>,
+        pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
+    last_reference: Option<String>,
 }
 
 /// The API's description, generated from the handler and the types it answers with.
@@ -148,6 +153,13 @@ async fn buy_orders(
     }))
 }
 
+const HYPHENATED_UUID_LEN: usize = 36;
+
+fn not_a_uuid(why: &str) -> FieldError {
+    let msg = format!("Input should be a valid UUID: {why}");
+    FieldError::new(&["query", "last_reference"], msg, "uuid_parsing")
+}
+
 fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>> {
     let page_size = match query.get("page_size") {
         None => Ok(DEFAULT_PAGE_SIZE),
@@ -167,10 +179,14 @@ fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>
     };
     let last_reference = match query.get("last_reference").filter(|text| !text.is_empty()) {
         None => Ok(None),
-        Some(text) => Uuid::try_parse(text).map(Some).map_err(|error| {
-            let msg = format!("Input should be a valid UUID: {error}");
-            FieldError::new(&["query", "last_reference"], msg, "uuid_parsing")
-        }),
+        // Only the hyphenated form, the one our ids are shown in.
+        Some(text) if text.len() != HYPHENATED_UUID_LEN => Err(not_a_uuid(&format!(
+            "{} characters where {HYPHENATED_UUID_LEN} were expected",
+            text.len()
+        ))),
+        Some(text) => Uuid::try_parse(text)
+            .map(Some)
+            .map_err(|error| not_a_uuid(&error.to_string())),
     };
     match (page_size, last_reference) {
         (Ok(page_size), Ok(last_reference)) => Ok(PageRequest {
@@ -219,6 +235,10 @@ mod tests {
             ),
             (
                 vec![("last_reference", "123")],
+                vec![("last_reference", "uuid_parsing")],
+            ),
+            (
+                vec![("last_reference", "67e5504410b1426f9247bb680e5fe0c8")],
                 vec![("last_reference", "uuid_parsing")],
             ),
             (

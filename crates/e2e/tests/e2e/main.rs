@@ -11,6 +11,7 @@ mod paging;
 mod price;
 mod queue;
 mod repair;
+mod self_description;
 mod settings;
 mod shutdown;
 

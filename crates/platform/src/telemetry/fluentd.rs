@@ -24,8 +24,8 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use tracing_fluentd::{FieldFormatter, FlattenFmt, fluent};
 use crate::config::{ConfigError, Env};
+use tracing_fluentd::{FieldFormatter, FlattenFmt, fluent};
 
 /// Events sent in one Forward message at most.
 const BATCH: usize = 256;
@@ -268,9 +268,8 @@ struct Ack {
 
 /// Reads fluentd's `{"ack": chunk}`.
 fn await_ack(stream: &mut TcpStream, chunk: &str) -> io::Result<()> {
-    let answer: Ack = rmp_serde::from_read(stream).map_err(|error| {
-        io::Error::new(io::ErrorKind::InvalidData, format!("no ack: {error}"))
-    })?;
+    let answer: Ack = rmp_serde::from_read(stream)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, format!("no ack: {error}")))?;
     if answer.ack == chunk {
         Ok(())
     } else {
