@@ -46,6 +46,16 @@ pub enum ConflictCode {
     IdempotenceKeyReused,
 }
 
+impl ConflictCode {
+    /// The code as it is sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BtcLimitExceeded => "btc_limit_exceeded",
+            Self::IdempotenceKeyReused => "idempotence_key_reused",
+        }
+    }
+}
+
 /// The body of a 409: the reason, and its code for programs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConflictBody {

@@ -19,6 +19,18 @@ pub(crate) enum CoinbaseError {
     Unusable(String),
 }
 
+impl CoinbaseError {
+    /// The kind, as a metric label.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::Unreachable(_) => "unreachable",
+            Self::ErrorStatus(_) => "error_status",
+            Self::Unusable(_) => "unusable",
+        }
+    }
+}
+
 /// Coinbase's answer: `{"data": {"base": "BTC", "currency": "USD", "amount": "48478.88"}}`.
 #[derive(Deserialize)]
 struct PriceResponse {

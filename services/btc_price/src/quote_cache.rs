@@ -62,9 +62,19 @@ impl QuoteCache {
         let flight = {
             let mut slot = self.slot(currency);
             if let Some(quote) = self.fresh(&slot) {
+                metrics::counter!("price_cache_hits_total").increment(1);
                 return Ok((quote, Source::Cache));
             }
-            slot.in_flight.get_or_insert_with(Flight::default).clone()
+            match &slot.in_flight {
+                Some(flight) => {
+                    metrics::counter!("price_cache_coalesced_waits_total").increment(1);
+                    flight.clone()
+                }
+                None => {
+                    metrics::counter!("price_cache_misses_total").increment(1);
+                    slot.in_flight.insert(Flight::default()).clone()
+                }
+            }
         };
         // If the request running the call is dropped, the next waiter runs it.
         let outcome = flight.get_or_init(|| self.fetch(currency)).await.clone();
@@ -72,7 +82,13 @@ impl QuoteCache {
     }
 
     async fn fetch(&self, currency: Currency) -> Result<Quote, CoinbaseError> {
+        let started = std::time::Instant::now();
         let outcome = self.coinbase.buy_price(currency).await;
+        metrics::histogram!("coinbase_request_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        if let Err(error) = &outcome {
+            metrics::counter!("coinbase_errors_total", "kind" => error.kind()).increment(1);
+        }
         let outcome = outcome.map(|rate| Quote {
             rate,
             quoted_at: OffsetDateTime::now_utc(),

@@ -78,6 +78,7 @@ async fn write_batches(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let orders: Vec<&NewOrder> = batch.iter().map(|pending| &pending.order).collect();
+        metrics::histogram!("batch_writer_batch_size").record(orders.len() as f64);
         let outcomes = match write(&pool, &orders).await {
             Ok(outcomes) => outcomes,
             Err(error) => {

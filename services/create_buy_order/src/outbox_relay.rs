@@ -113,6 +113,7 @@ impl OutboxRelay {
                     let min_age = if self.first_sweep { Duration::ZERO } else { self.sweep_min_age };
                     self.sweep(channel, min_age).await?;
                     self.first_sweep = false;
+                    self.measure_backlog().await;
                 }
             }
         }
@@ -164,6 +165,18 @@ impl OutboxRelay {
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// Sets `outbox_depth` and `outbox_oldest_age_seconds`, the signs of a
+    /// relay that falls behind or cannot publish.
+    async fn measure_backlog(&self) {
+        match storage::outbox_backlog(&self.pool).await {
+            Ok((depth, oldest_age_s)) => {
+                metrics::gauge!("outbox_depth").set(depth as f64);
+                metrics::gauge!("outbox_oldest_age_seconds").set(oldest_age_s);
+            }
+            Err(error) => tracing::debug!(error = %error, message = events::OUTBOX_SWEEP_FAILED),
         }
     }
 
@@ -237,16 +250,24 @@ async fn publish(
             .await?;
         pending.push((event, confirm));
     }
+    metrics::counter!("outbox_events_published_total").increment(pending.len() as u64);
     let mut confirmed = Vec::with_capacity(pending.len());
     for (event, confirm) in pending {
         match confirm.await? {
-            Confirmation::Ack(None) => confirmed.push(event.id),
-            refused => tracing::warn!(
+            Confirmation::Ack(None) => {
+                metrics::counter!("outbox_publish_confirms_total", "outcome" => "ack").increment(1);
+                confirmed.push(event.id);
+            }
+            refused => {
+                metrics::counter!("outbox_publish_confirms_total", "outcome" => "refused")
+                    .increment(1);
+                tracing::warn!(
                 order_id = event.id,
                 external_id = %event.external_id,
                 returned = refused.take_message().is_some(),
-                message = events::BUY_ORDER_EVENT_NOT_CONFIRMED
-            ),
+                    message = events::BUY_ORDER_EVENT_NOT_CONFIRMED
+                );
+            }
         }
     }
     Ok(confirmed)

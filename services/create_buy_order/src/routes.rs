@@ -147,8 +147,11 @@ async fn create(
         Placed::Replayed(event) => (event, true),
     };
     if replayed {
+        metrics::counter!("buy_order_replays_total").increment(1);
         tracing::info!(idempotence_key = %key, order_id = event.id, external_id = %event.external_id, message = events::BUY_ORDER_REQUEST_IDEMPOTENCE_CACHE_HIT);
     } else {
+        metrics::counter!("buy_orders_created_total", "currency" => event.currency_iso3.iso3())
+            .increment(1);
         tracing::info!(
             idempotence_key = %key,
             order_id = event.id,
@@ -215,6 +218,7 @@ fn refused(refusal: Refusal, key: Uuid) -> ApiError {
             ConflictCode::BtcLimitExceeded
         }
     };
+    metrics::counter!("buy_order_conflicts_total", "code" => code.as_str()).increment(1);
     ApiError::Conflict {
         detail: refusal.to_string(),
         code,

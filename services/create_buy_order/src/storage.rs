@@ -215,6 +215,16 @@ pub(crate) async fn claim_outbox(
     rows.into_iter().map(OrderRow::into_event).collect()
 }
 
+/// How many events wait in the outbox, and how old the oldest is, in seconds.
+pub(crate) async fn outbox_backlog(db: impl PgExecutor<'_>) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(enqueued_at))::float8, 0) \
+         FROM buy_order_outbox",
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Forgets outbox rows whose events RabbitMQ confirmed.
 pub(crate) async fn delete_from_outbox(
     db: impl PgExecutor<'_>,

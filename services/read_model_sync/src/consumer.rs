@@ -22,6 +22,7 @@ use platform::queue_session::{QueueWork, SessionEvents, keep_session};
 use platform::rabbitmq::QueueConfig;
 use platform::retry;
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::storage;
@@ -130,6 +131,8 @@ impl Consumer {
         batch: Vec<Delivery>,
         cancel: &CancellationToken,
     ) -> Result<bool, ConsumeError> {
+        metrics::counter!("messages_consumed_total").increment(batch.len() as u64);
+        metrics::histogram!("consumer_batch_size").record(batch.len() as f64);
         let mut events = Vec::with_capacity(batch.len());
         for delivery in batch {
             match BuyOrderEvent::from_json(&delivery.data) {
@@ -144,6 +147,7 @@ impl Consumer {
             _ = cancel.cancelled() => return Ok(false),
             refused = self.store(&events) => refused,
         };
+        let committed = OffsetDateTime::now_utc();
         for (delivery, event) in &events {
             if let Some(reason) = refused
                 .iter()
@@ -154,6 +158,9 @@ impl Consumer {
                 continue;
             }
             delivery.ack(BasicAckOptions::default()).await?;
+            // From the order's commit in the write model to its row's here.
+            let lag = (committed - event.created_at).as_seconds_f64().max(0.0);
+            metrics::histogram!("sync_lag_seconds").record(lag);
             let request_id = delivery
                 .properties
                 .correlation_id()
@@ -264,6 +271,7 @@ impl Consumer {
             return Err(ConsumeError::DeadLetterRefused);
         }
         delivery.ack(BasicAckOptions::default()).await?;
+        metrics::counter!("messages_dead_lettered_total").increment(1);
         tracing::warn!(queue = %dead_letter_queue, reason, message = events::BUY_ORDER_EVENT_DEAD_LETTERED);
         Ok(())
     }

@@ -7,6 +7,7 @@ mod create;
 mod faults;
 mod limits;
 mod logging;
+mod metrics;
 mod paging;
 mod price;
 mod queue;
