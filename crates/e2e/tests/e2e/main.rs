@@ -67,6 +67,21 @@ async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
 }
 
+/// Counts until the count is `expected` (for up to ten seconds), and returns
+/// the last count: for what settles after the read model has caught up, such
+/// as the outbox, whose rows go once their publish is confirmed.
+async fn count_settling_at(pool: &PgPool, sql: &str, expected: i64) -> i64 {
+    let mut last = count(pool, sql).await;
+    for _ in 0..100 {
+        if last == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        last = count(pool, sql).await;
+    }
+    last
+}
+
 /// The external ids in a model's buy_order table, sorted.
 async fn stored_ids(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar("SELECT external_id::text FROM buy_order ORDER BY external_id")

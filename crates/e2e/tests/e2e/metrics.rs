@@ -158,3 +158,30 @@ async fn prometheus_sees_the_orders_pages_and_events_of_the_cluster() {
     }
     assert!(wrong.is_empty(), "Prometheus saw:\n{}", wrong.join("\n"));
 }
+
+/// The scrape configuration shipped for the compose cluster is valid and
+/// names each service at its port from `.env`.
+#[tokio::test]
+async fn the_compose_scrape_configuration_is_valid_and_names_every_service_port() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docker/prometheus/prometheus.yml"
+    );
+    let checked = tokio::process::Command::new(system_tool("promtool"))
+        .args(["check", "config", path])
+        .output()
+        .await
+        .expect("running promtool");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+    let config = std::fs::read_to_string(path).expect("reading the scrape configuration");
+    let variables = testkit::settings::variables();
+    for service in SERVICES {
+        let port = &variables[&format!("{}_PORT", service.to_uppercase())];
+        let target = format!("'{service}:{port}'");
+        assert!(config.contains(&target), "no target {target} in {path}");
+    }
+}

@@ -1,4 +1,4 @@
-//! The event names: every one the code emits is a constant of
+//! The event names (and the metric names): every one the code emits is a constant of
 //! `platform::events` (no name written in place), and the constants and the
 //! catalogue in docs/operations.md name the same events.
 
@@ -111,4 +111,51 @@ fn the_constants_and_the_catalogue_name_the_same_events() {
         stale.is_empty(),
         "in docs/operations.md but never emitted: {stale:?}"
     );
+}
+
+/// The names of every `metrics::{counter,gauge,histogram}!("name"` in the
+/// services' and the platform's code.
+fn recorded_metrics() -> BTreeSet<String> {
+    let mut files = Vec::new();
+    for dir in ["services", "crates/platform/src"] {
+        rust_files(&Path::new(ROOT).join(dir), &mut files);
+    }
+    let mut names = BTreeSet::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).expect("reading a source file");
+        for kind in ["counter", "gauge", "histogram"] {
+            let opening = format!("metrics::{kind}!(\"");
+            for (start, _) in source.match_indices(&opening) {
+                let rest = &source[start + opening.len()..];
+                names.extend(rest.split('"').next().map(str::to_owned));
+            }
+        }
+    }
+    names
+}
+
+/// The names in the first column of the metrics table of docs/operations.md.
+fn documented_metrics() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(format!("{ROOT}/docs/operations.md"))
+        .expect("reading docs/operations.md");
+    let section = text.split("## Metrics").nth(1).expect("a Metrics section");
+    let section = section.split("\n## ").next().unwrap_or_default();
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn every_metric_recorded_is_documented_and_every_documented_one_recorded() {
+    let (recorded, documented) = (recorded_metrics(), documented_metrics());
+    assert!(recorded.len() > 10, "found only {recorded:?}");
+    let undocumented: Vec<_> = recorded.difference(&documented).collect();
+    let stale: Vec<_> = documented.difference(&recorded).collect();
+    assert!(
+        undocumented.is_empty(),
+        "recorded but missing from docs/operations.md: {undocumented:?}"
+    );
+    assert!(stale.is_empty(), "documented but never recorded: {stale:?}");
 }
