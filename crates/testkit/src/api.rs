@@ -61,6 +61,11 @@ impl Api {
         )
     }
 
+    /// The base URLs of create_buy_order and fetch_buy_orders.
+    pub fn base_urls(&self) -> [&str; 2] {
+        [&self.create_url, &self.fetch_url]
+    }
+
     /// `PUT /buy_order` with a JSON body.
     pub async fn put_order(&self, body: &Value) -> Reply {
         let url = format!("{}/buy_order", self.create_url);

@@ -191,3 +191,48 @@ async fn paging_walks_every_order_once_newest_first() {
         "created_at never rises"
     );
 }
+
+#[tokio::test]
+async fn each_public_api_serves_its_document_its_docs_page_and_its_metrics() {
+    let (api, _cluster) = target().await;
+    // A request first, so that the request counters have something to show.
+    assert_eq!(api.get_orders("page_size=1").await.status, 200);
+    let http = reqwest::Client::new();
+    for (base, operation) in api
+        .base_urls()
+        .into_iter()
+        .zip(["/buy_order", "/buy_orders"])
+    {
+        let get = |path: &str| http.get(format!("{base}{path}")).send();
+        let document: Value = get("/openapi.json")
+            .await
+            .expect("openapi.json")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(
+            document["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1")),
+            "{base}"
+        );
+        assert!(
+            document["paths"][operation].is_object(),
+            "{base}: no {operation}"
+        );
+        let docs = get("/docs/").await.expect("/docs/");
+        assert_eq!(docs.status(), 200, "{base}/docs/");
+        let page = docs.text().await.expect("the page");
+        assert!(
+            page.contains("swagger-ui-bundle.js"),
+            "{base}/docs/: {page}"
+        );
+        let metrics = get("/metrics").await.expect("/metrics");
+        assert_eq!(metrics.status(), 200, "{base}/metrics");
+        let text = metrics.text().await.expect("the metrics");
+        assert!(
+            text.contains("http_requests_total{"),
+            "{base}/metrics: {text}"
+        );
+    }
+}
