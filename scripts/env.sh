@@ -9,3 +9,11 @@ while IFS='=' read -r _name _value; do
     fi
 done <"$_env_file"
 unset _env_file _name _value
+
+# The Authorization header the curl scripts send: API_KEY if set, else the
+# development key of .env (none when both are empty, for AUTH_REQUIRED=false).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+auth_header=()
+if [[ -n ${API_KEY:-${DEV_API_KEY:-}} ]]; then
+    auth_header=(-H "Authorization: Bearer ${API_KEY:-$DEV_API_KEY}")
+fi

@@ -25,7 +25,22 @@ struct Api {
 impl Api {
     fn from_env(env: &Env) -> Result<Self, String> {
         let port = |name: &str| env.required::<u16>(name).map_err(|e| e.to_string());
+        // Every request as the client of API_KEY, else of the development key.
+        let key: String = env
+            .optional("API_KEY", String::new())
+            .and_then(|key| match key.is_empty() {
+                true => env.optional("DEV_API_KEY", String::new()),
+                false => Ok(key),
+            })
+            .map_err(|e| e.to_string())?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if !key.is_empty() {
+            let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|e| e.to_string())?;
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(1024)
             .build()

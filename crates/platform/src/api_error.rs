@@ -3,7 +3,8 @@
 
 use crate::events;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -44,6 +45,8 @@ pub enum ConflictCode {
     BtcLimitExceeded,
     /// The idempotence key was used before with another currency or amount.
     IdempotenceKeyReused,
+    /// The order would take the client's own orders past the client's limit.
+    ClientBtcLimitExceeded,
 }
 
 impl ConflictCode {
@@ -52,6 +55,7 @@ impl ConflictCode {
         match self {
             Self::BtcLimitExceeded => "btc_limit_exceeded",
             Self::IdempotenceKeyReused => "idempotence_key_reused",
+            Self::ClientBtcLimitExceeded => "client_btc_limit_exceeded",
         }
     }
 }
@@ -84,6 +88,9 @@ pub enum ApiError {
     /// 400 `{"detail": "..."}`.
     #[error("{0}")]
     BadRequest(String),
+    /// 401 `{"detail": "..."}` with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 404 `{"detail": "..."}`.
     #[error("{0}")]
     NotFound(String),
@@ -155,6 +162,13 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             ApiError::BadRequest(message) => detail(StatusCode::BAD_REQUEST, message),
+            ApiError::Unauthorized(message) => {
+                let mut response = detail(StatusCode::UNAUTHORIZED, message);
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
             ApiError::NotFound(message) => detail(StatusCode::NOT_FOUND, message),
             ApiError::Conflict { detail, code } => {
                 (StatusCode::CONFLICT, Json(ConflictBody { detail, code })).into_response()

@@ -129,3 +129,23 @@ pub const BUY_ORDERS_PAGE_RETURNED: &str = "buy_orders_page_returned";
 pub const READ_MODEL_REBUILT: &str = "read_model_rebuilt";
 /// `read_model_sync replay-dead-letters` finished.
 pub const DEAD_LETTERS_REPLAYED: &str = "dead_letters_replayed";
+
+// who is calling
+
+/// An order was refused: it would take its client past the client's own BTC limit.
+pub const CLIENT_BTC_LIMIT_EXCEEDED: &str = "client_btc_limit_exceeded";
+/// A request was answered 401: no key, a malformed header, or an unknown or revoked key.
+pub const API_KEY_REFUSED: &str = "api_key_refused";
+
+// migration's client commands
+
+/// `migration clients create` made a client.
+pub const CLIENT_CREATED: &str = "client_created";
+/// `migration clients set-limit` set or cleared a client's BTC limit.
+pub const CLIENT_BTC_LIMIT_SET: &str = "client_btc_limit_set";
+/// `migration clients issue-key` issued a key (the key itself is never logged).
+pub const API_KEY_ISSUED: &str = "api_key_issued";
+/// `migration clients revoke-key` revoked a key.
+pub const API_KEY_REVOKED: &str = "api_key_revoked";
+/// The development key of `DEV_API_KEY` was made a key of client 1.
+pub const DEV_API_KEY_INSTALLED: &str = "dev_api_key_installed";

@@ -3,12 +3,13 @@
 //! `postgres`, `rabbitmq`, `migrations_gate`), the embedded schema (`schema`), and the HTTP side:
 //! serving with graceful shutdown (`http`, `shutdown`, `service`), request ids
 //! (`request_id`), readiness
-//! (`health`), the FastAPI-shaped error responses (`api_error`), the
+//! (`health`), who is calling (`auth`), the FastAPI-shaped error responses (`api_error`), the
 //! self-description (`api_docs`: `/openapi.json` and `/docs`) and the
 //! Prometheus metrics (`metrics`).
 
 pub mod api_docs;
 pub mod api_error;
+pub mod auth;
 pub mod config;
 pub mod events;
 pub mod health;

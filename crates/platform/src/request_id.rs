@@ -37,7 +37,8 @@ pub async fn assign(request: Request, next: Next) -> Response {
         "request",
         request_id = %id,
         method = %request.method(),
-        path = %request.uri().path()
+        path = %request.uri().path(),
+        client_id = tracing::field::Empty
     );
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request).instrument(span))

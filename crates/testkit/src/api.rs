@@ -30,16 +30,26 @@ pub struct Api {
     create_url: String,
     fetch_url: String,
     http: reqwest::Client,
+    /// The API key sent as `Authorization: Bearer`, if any.
+    key: Option<String>,
 }
 
 impl Api {
-    /// A client of the services at these base URLs.
+    /// A client of the services at these base URLs, sending the
+    /// development key of `.env` (`DEV_API_KEY`, a key of client 1).
     pub fn new(create_url: String, fetch_url: String) -> Self {
         Self {
             create_url,
             fetch_url,
             http: reqwest::Client::new(),
+            key: Some(crate::settings::dev_api_key()).filter(|key| !key.is_empty()),
         }
+    }
+
+    /// The same client, sending `key` (or no key at all).
+    pub fn with_key(mut self, key: Option<&str>) -> Self {
+        self.key = key.map(str::to_owned);
+        self
     }
 
     /// The same client, giving up on a request after `timeout`.
@@ -107,6 +117,10 @@ impl Api {
     }
 
     async fn try_send(&self, request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+        let request = match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        };
         let response = request.send().await?;
         let status = response.status();
         let headers = response.headers();

@@ -269,6 +269,8 @@ fn cluster_env(
     ] {
         env.push((name.into(), value.into()));
     }
+    // The key the cluster's Api sends, made a key of client 1.
+    env.push(("DEV_API_KEY".into(), settings::dev_api_key()));
     env
 }
 

@@ -61,10 +61,12 @@ impl InProcess {
 }
 
 /// `vars` and a free loopback port to listen on (`SERVICE_PORT=0`), as a
-/// service's config source.
+/// service's config source; with the development API key, which the
+/// migration service installs and the test's [`crate::Api`] sends.
 pub fn listening(mut vars: Vec<(String, String)>) -> Env {
     vars.push(("SERVICE_HOST".into(), "127.0.0.1".into()));
     vars.push(("SERVICE_PORT".into(), "0".into()));
+    vars.push(("DEV_API_KEY".into(), crate::settings::dev_api_key()));
     Env::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 

@@ -20,6 +20,12 @@ pub fn dotenv() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The development API key of `.env`, which the migration service makes a key
+/// of client 1 (empty if unset).
+pub fn dev_api_key() -> String {
+    variables().get("DEV_API_KEY").cloned().unwrap_or_default()
+}
+
 /// The `.env` defaults overlaid with the process environment.
 pub fn variables() -> &'static HashMap<String, String> {
     static VARIABLES: OnceLock<HashMap<String, String>> = OnceLock::new();

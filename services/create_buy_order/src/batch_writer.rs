@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::rules::{self, Decision, Placed, Refusal};
+use crate::rules::{self, ClientKey, Decision, Placed, Refusal};
 use crate::storage::{self, IdempotenceRecord, NewOrder};
 
 /// The most orders stored in one transaction.
@@ -97,14 +97,20 @@ async fn write_batches(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
 async fn write(pool: &PgPool, orders: &[&NewOrder]) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let running_total = storage::lock_running_total(&mut tx).await?;
-    let client_id = orders.first().map_or(0, |order| order.client_id);
-    let keys: Vec<Uuid> = orders.iter().map(|order| order.idempotence_key).collect();
-    let stored: HashMap<Uuid, IdempotenceRecord> =
-        storage::find_idempotence_records(&mut *tx, client_id, &keys)
+    let keys: Vec<ClientKey> = orders
+        .iter()
+        .map(|order| (order.client_id, order.idempotence_key))
+        .collect();
+    let stored: HashMap<ClientKey, IdempotenceRecord> =
+        storage::find_idempotence_records(&mut *tx, &keys)
             .await?
             .into_iter()
             .collect();
-    let decisions = rules::decide(orders, &stored, running_total);
+    let mut clients: Vec<i64> = keys.iter().map(|(client, _)| *client).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    let limits = storage::client_limits(&mut *tx, &clients).await?;
+    let decisions = rules::decide(orders, &stored, running_total, &limits);
     let accepted: Vec<&NewOrder> = decisions
         .iter()
         .zip(orders)

@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use platform::auth::{AuthConfig, Authenticator};
 use platform::config::{ConfigError, Env, ListenConfig, UpstreamConfig};
 use platform::health::Readiness;
 use platform::http;
@@ -47,6 +48,8 @@ pub struct Config {
     pub btc_price_timeout: Duration,
     /// `OUTBOX_SWEEP_MS` (default 1000, not 0): how often left-behind events are sought.
     pub outbox_sweep: Duration,
+    /// `AUTH_REQUIRED`, `AUTH_CACHE_TTL_MS`.
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -60,6 +63,7 @@ impl Config {
             btc_price: UpstreamConfig::from_env(env, "BTC_PRICE")?,
             btc_price_timeout: env.positive_millis("BTC_PRICE_TIMEOUT_MS", 5000)?,
             outbox_sweep: env.positive_millis("OUTBOX_SWEEP_MS", 1000)?,
+            auth: AuthConfig::from_env(env)?,
         })
     }
 }
@@ -85,9 +89,11 @@ impl App {
             PriceClient::new(&base_url, config.btc_price_timeout).map_err(std::io::Error::other)?;
         let (relay, handle) =
             OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
+        let authenticator = Authenticator::new(config.auth.clone(), pool.clone());
         let (place, writing) = PlaceOrder::new(pool, prices, handle);
         let service = Arc::new(Service {
             place,
+            authenticator,
             startup: Readiness::starting("waiting for migrations"),
             publisher: relay.connected.clone(),
         });

@@ -1,5 +1,6 @@
-//! The use case: place one buy order, exactly once per idempotence key, never
-//! past the 100 BTC limit. A known key is replayed without a price; else the
+//! The use case: place one buy order for a client, exactly once per
+//! idempotence key of that client, never past the 100 BTC limit nor the
+//! client's own. A known key is replayed without a price; else the
 //! order is priced, judged and stored by the batch writer, and its event
 //! handed to the relay.
 
@@ -7,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use domain::{FiatAmount, btc_for};
+use platform::auth::ClientId;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -15,9 +17,6 @@ use crate::outbox_relay::RelayHandle;
 use crate::price::{PriceClient, PriceError};
 use crate::rules::{self, Placed, Refusal};
 use crate::storage::{self, NewOrder};
-
-/// Every request acts as this client until authentication exists.
-pub(crate) const CLIENT_ID: i64 = 1;
 
 /// A valid request to buy BTC.
 #[derive(Debug, Clone)]
@@ -78,11 +77,15 @@ impl PlaceOrder {
         &self.prices
     }
 
-    /// Replays the order of a known key; else prices the order, has the
-    /// writer store it, and hands its event to the relay.
-    pub(crate) async fn place(&self, request: &OrderRequest) -> Result<Placed, PlaceError> {
+    /// Replays the order of a key `client` used before; else prices the
+    /// order, has the writer store it, and hands its event to the relay.
+    pub(crate) async fn place(
+        &self,
+        client: ClientId,
+        request: &OrderRequest,
+    ) -> Result<Placed, PlaceError> {
         let key = request.idempotence_key;
-        if let Some(record) = storage::find_idempotence_record(&self.pool, CLIENT_ID, key).await? {
+        if let Some(record) = storage::find_idempotence_record(&self.pool, client.0, key).await? {
             return Ok(rules::replay(&record, request.amount, key)?);
         }
         let rate = self.prices.buy_price(request.amount.currency()).await?;
@@ -93,7 +96,7 @@ impl PlaceOrder {
         };
         let order = NewOrder {
             external_id: Uuid::now_v7(),
-            client_id: CLIENT_ID,
+            client_id: client.0,
             idempotence_key: key,
             amount: request.amount,
             btc_rate: rate.value(),

@@ -11,12 +11,13 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use axum::{Json, Router, middleware};
+use axum::{Extension, Json, Router, middleware};
 use domain::BuyOrder;
 use platform::api_docs;
 use platform::api_error::{
     ApiError, ConflictBody, ConflictCode, DetailBody, FieldError, ValidationErrorBody,
 };
+use platform::auth::{self, Authenticator, BearerKey, ClientId};
 use platform::health::{NotReady, Readiness, health_response, ready_with_database};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -35,6 +36,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub(crate) struct Service {
     pub place: PlaceOrder,
+    pub authenticator: Arc<Authenticator>,
     pub startup: Readiness,
     pub publisher: Readiness,
 }
@@ -55,14 +57,18 @@ struct CreatedBody {
         description = "Places orders to buy BTC for EUR, GBP or USD at the Coinbase buy price. \
             Orders are immutable; the sum of all orders never exceeds 100 BTC."
     ),
-    paths(put_buy_order)
+    paths(put_buy_order),
+    modifiers(&BearerKey),
+    security(("api_key" = []))
 )]
 struct ApiDoc;
 
 pub(crate) fn router(service: Arc<Service>) -> Router {
     let gate = middleware::from_fn_with_state(service.startup.clone(), Readiness::gate);
+    let auth = middleware::from_fn_with_state(service.authenticator.clone(), auth::authenticate);
     Router::new()
         .route("/buy_order", put(put_buy_order))
+        .layer(auth)
         .layer(gate)
         .route("/healthcheck", get(healthcheck))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -84,8 +90,12 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
         (status = 200, description = "The order, new or replayed", body = CreatedBody,
             headers(("Idempotent-Replayed" = String,
                 description = "`true` when the order was placed by an earlier request with this key"))),
-        (status = 409, description = "Refused: `btc_limit_exceeded` (the detail says how much BTC is left) \
-            or `idempotence_key_reused` (the key was used with another currency or amount)", body = ConflictBody),
+        (status = 401, description = "No API key, a malformed `Authorization` header, or an unknown \
+            or revoked key; nothing was done", body = DetailBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 409, description = "Refused: `btc_limit_exceeded` (the detail says how much BTC is left), \
+            `client_btc_limit_exceeded` (the same, of the client's own limit) or \
+            `idempotence_key_reused` (the key was used with another currency or amount)", body = ConflictBody),
         (status = 413, description = "The body is over 64 KiB", body = DetailBody),
         (status = 422, description = "The request is invalid: every fault, at its location", body = ValidationErrorBody),
         (status = 503, description = "No price can be had, the database is busy, or the service \
@@ -96,11 +106,12 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
 
 async fn put_buy_order(
     State(service): State<Arc<Service>>,
+    Extension(client): Extension<ClientId>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let response = create(&service, &headers, body)
+    let response = create(&service, client, &headers, body)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     tracing::info!(
@@ -114,6 +125,7 @@ async fn put_buy_order(
 
 async fn create(
     service: &Service,
+    client: ClientId,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -139,7 +151,7 @@ async fn create(
     );
     let placed = service
         .place
-        .place(&request)
+        .place(client, &request)
         .await
         .map_err(|error| place_error(error, key))?;
     let (event, replayed) = match placed {
@@ -216,6 +228,10 @@ fn refused(refusal: Refusal, key: Uuid) -> ApiError {
         Refusal::LimitExceeded { remaining } => {
             tracing::info!(idempotence_key = %key, remaining_btc = %remaining, message = events::BTC_LIMIT_EXCEEDED);
             ConflictCode::BtcLimitExceeded
+        }
+        Refusal::ClientLimitExceeded { limit, remaining } => {
+            tracing::info!(idempotence_key = %key, limit_btc = %limit, remaining_btc = %remaining, message = events::CLIENT_BTC_LIMIT_EXCEEDED);
+            ConflictCode::ClientBtcLimitExceeded
         }
     };
     metrics::counter!("buy_order_conflicts_total", "code" => code.as_str()).increment(1);

@@ -1,7 +1,9 @@
 //! The rules of placing orders, apart from how they are stored (no I/O): a
 //! known idempotence key replays its order or, with another request, is
-//! refused; the 100 BTC limit is never crossed; and a batch of orders is
-//! decided as if its orders came one at a time, in arrival order.
+//! refused; the 100 BTC limit is never crossed, nor a client's own limit;
+//! and a batch of orders, from any number of clients, is decided as if its
+//! orders came one at a time, in arrival order. Idempotence keys belong to
+//! their client: two clients' equal keys are two keys.
 
 use std::collections::HashMap;
 
@@ -25,6 +27,18 @@ pub(crate) enum Refusal {
     KeyReused(Uuid),
     #[error("this order would exceed the 100 BTC limit: {remaining} BTC of capacity is left")]
     LimitExceeded { remaining: BtcAmount },
+    #[error("this order would exceed your limit of {limit} BTC: {remaining} BTC of it is left")]
+    ClientLimitExceeded {
+        limit: BtcAmount,
+        remaining: BtcAmount,
+    },
+}
+
+/// A client's own BTC limit, and the BTC of its stored orders.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientLimit {
+    pub limit: Decimal,
+    pub total: Decimal,
 }
 
 impl Refusal {
@@ -33,7 +47,19 @@ impl Refusal {
         let remaining = BtcAmount::new(BTC_LIMIT - running_total).unwrap_or(BtcAmount::ZERO);
         Self::LimitExceeded { remaining }
     }
+
+    /// The client-limit refusal, given the client's limit and its total.
+    pub(crate) fn client_limit_exceeded(client: ClientLimit) -> Self {
+        let btc = |value| BtcAmount::new(value).unwrap_or(BtcAmount::ZERO);
+        Self::ClientLimitExceeded {
+            limit: btc(client.limit),
+            remaining: btc(client.limit - client.total),
+        }
+    }
 }
+
+/// An idempotence key as the client that used it owns it.
+pub(crate) type ClientKey = (i64, Uuid);
 
 /// The stored order of a key: replayed if the request matches the one that
 /// first used the key, refused if not.
@@ -64,33 +90,43 @@ pub(crate) enum Decision {
 }
 
 /// Applies the rules to each order in arrival order, as if one at a time:
-/// `stored` holds the idempotence records of the batch's keys, and
-/// `running_total` the BTC of every stored order.
+/// `stored` holds the idempotence records of the batch's keys,
+/// `running_total` the BTC of every stored order, and `limits` the clients
+/// of the batch that have a limit of their own.
 pub(crate) fn decide(
     orders: &[&NewOrder],
-    stored: &HashMap<Uuid, IdempotenceRecord>,
+    stored: &HashMap<ClientKey, IdempotenceRecord>,
     running_total: Decimal,
+    limits: &HashMap<i64, ClientLimit>,
 ) -> Vec<Decision> {
     let mut total = running_total;
-    let mut earlier: HashMap<Uuid, &NewOrder> = HashMap::new();
+    let mut limits = limits.clone();
+    let mut earlier: HashMap<ClientKey, &NewOrder> = HashMap::new();
     orders
         .iter()
         .map(|order| {
-            let key = order.idempotence_key;
+            let key = (order.client_id, order.idempotence_key);
             if let Some(record) = stored.get(&key) {
-                return Decision::Stored(replay(record, order.amount, key));
+                return Decision::Stored(replay(record, order.amount, key.1));
             }
             if let Some(first) = earlier.get(&key) {
                 return if first.amount == order.amount {
                     Decision::SameAsEarlier(first.external_id)
                 } else {
-                    Decision::Refuse(Refusal::KeyReused(key))
+                    Decision::Refuse(Refusal::KeyReused(key.1))
                 };
             }
-            if total + order.btc_amount.value() > BTC_LIMIT {
+            let btc = order.btc_amount.value();
+            if total + btc > BTC_LIMIT {
                 return Decision::Refuse(Refusal::limit_exceeded(total));
             }
-            total += order.btc_amount.value();
+            if let Some(client) = limits.get_mut(&order.client_id) {
+                if client.total + btc > client.limit {
+                    return Decision::Refuse(Refusal::client_limit_exceeded(*client));
+                }
+                client.total += btc;
+            }
+            total += btc;
             earlier.insert(key, order);
             Decision::Insert
         })
@@ -105,9 +141,13 @@ mod tests {
     use super::*;
 
     fn order(key: u128, amount: &str, btc: &str) -> NewOrder {
+        order_of(1, key, amount, btc)
+    }
+
+    fn order_of(client_id: i64, key: u128, amount: &str, btc: &str) -> NewOrder {
         NewOrder {
             external_id: Uuid::now_v7(),
-            client_id: 1,
+            client_id,
             idempotence_key: Uuid::from_u128(key),
             amount: FiatAmount::parse(amount, Currency::Usd).expect("valid"),
             btc_rate: Decimal::ONE,
@@ -143,6 +183,7 @@ mod tests {
                 Decision::Stored(Err(_)) | Decision::Refuse(Refusal::KeyReused(_)) => "reused",
                 Decision::SameAsEarlier(_) => "same as earlier",
                 Decision::Refuse(Refusal::LimitExceeded { .. }) => "limit",
+                Decision::Refuse(Refusal::ClientLimitExceeded { .. }) => "client limit",
             })
             .collect()
     }
@@ -161,11 +202,11 @@ mod tests {
             order(7, "6.00", "1"),
         ];
         let stored = HashMap::from([
-            (Uuid::from_u128(6), stored("5.00")),
-            (Uuid::from_u128(7), stored("5.00")),
+            ((1, Uuid::from_u128(6)), stored("5.00")),
+            ((1, Uuid::from_u128(7)), stored("5.00")),
         ]);
         let refs: Vec<&NewOrder> = orders.iter().collect();
-        let decisions = decide(&refs, &stored, Decimal::ZERO);
+        let decisions = decide(&refs, &stored, Decimal::ZERO, &HashMap::new());
         assert_eq!(
             kinds(&decisions),
             [
@@ -179,6 +220,55 @@ mod tests {
                 "replay",          // key 6 is stored with this request
                 "reused",          // key 7 is stored with another amount
             ]
+        );
+    }
+
+    #[test]
+    fn keys_belong_to_their_client_and_a_client_limit_binds_only_its_client() {
+        let orders = [
+            order_of(1, 1, "10.00", "0.6"),
+            order_of(2, 1, "10.00", "0.6"), // client 2's key 1 is another key
+            order_of(2, 1, "10.00", "0.6"), // client 2 repeats its own request
+            order_of(1, 2, "10.00", "0.5"), // client 1 would reach 1.1 of its 1.0
+            order_of(1, 3, "10.00", "0.4"), // exactly its 1.0
+            order_of(2, 2, "10.00", "5"),   // client 2 has no limit of its own
+            order_of(3, 9, "10.00", "0.3"), // client 3 has a stored record of key 9
+            order_of(1, 4, "10.00", "0.00000001"), // not one satoshi past 1.0
+        ];
+        let stored = HashMap::from([((3, Uuid::from_u128(9)), stored("10.00"))]);
+        let limits = HashMap::from([(
+            1,
+            ClientLimit {
+                limit: Decimal::ONE,
+                total: Decimal::ZERO,
+            },
+        )]);
+        let refs: Vec<&NewOrder> = orders.iter().collect();
+        let decisions = decide(&refs, &stored, Decimal::ZERO, &limits);
+        assert_eq!(
+            kinds(&decisions),
+            [
+                "insert",
+                "insert",
+                "same as earlier",
+                "client limit",
+                "insert",
+                "insert",
+                "replay",
+                "client limit",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_client_limit_refusal_says_what_is_left_of_it() {
+        let refusal = Refusal::client_limit_exceeded(ClientLimit {
+            limit: "2".parse().expect("decimal"),
+            total: "1.25".parse().expect("decimal"),
+        });
+        assert_eq!(
+            refusal.to_string(),
+            "this order would exceed your limit of 2.00000000 BTC: 0.75000000 BTC of it is left"
         );
     }
 

@@ -1,11 +1,15 @@
 //! The write model's SQL: idempotence records, the locked running total, and
 //! the order, its idempotence record and its outbox row inserted together.
 
+use std::collections::HashMap;
+
 use domain::{BtcAmount, BuyOrderEvent, Currency, FiatAmount};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::rules::{ClientKey, ClientLimit};
 
 /// What an idempotence key was first used for, and the order it made.
 pub(crate) struct IdempotenceRecord {
@@ -51,31 +55,51 @@ impl OrderRow {
     }
 }
 
-/// The records of those of `keys` that `client` used, with their orders.
+/// The records of those of `keys` (each with the client that sent it) that
+/// were used before, with their orders.
 pub(crate) async fn find_idempotence_records(
     db: impl PgExecutor<'_>,
-    client_id: i64,
-    keys: &[Uuid],
-) -> Result<Vec<(Uuid, IdempotenceRecord)>, sqlx::Error> {
+    keys: &[ClientKey],
+) -> Result<Vec<(ClientKey, IdempotenceRecord)>, sqlx::Error> {
     let sql = format!(
         "SELECT r.idempotence_key, {ORDER_COLUMNS} FROM idempotence_record r \
          JOIN buy_order o ON o.id = r.buy_order_id \
          JOIN currency c ON c.id = r.currency_id \
-         WHERE r.client_id = $1 AND r.idempotence_key = ANY($2)"
+         WHERE (r.client_id, r.idempotence_key) IN \
+               (SELECT * FROM UNNEST($1::bigint[], $2::uuid[]))"
     );
     let rows: Vec<KeyedOrderRow> = sqlx::query_as(&sql)
-        .bind(client_id)
-        .bind(keys)
+        .bind(keys.iter().map(|(client, _)| *client).collect::<Vec<_>>())
+        .bind(keys.iter().map(|(_, key)| *key).collect::<Vec<_>>())
         .fetch_all(db)
         .await?;
     rows.into_iter()
         .map(|row| {
-            Ok((
-                row.idempotence_key,
-                IdempotenceRecord::from_event(row.order.into_event()?),
-            ))
+            let order = row.order.into_event()?;
+            let key = (order.client_id, row.idempotence_key);
+            Ok((key, IdempotenceRecord::from_event(order)))
         })
         .collect()
+}
+
+/// The limits of those of `clients` that have one, with the BTC of their
+/// stored orders. Read under the running total's lock, which every insert
+/// takes, so the totals cannot move until the transaction ends.
+pub(crate) async fn client_limits(
+    db: impl PgExecutor<'_>,
+    clients: &[i64],
+) -> Result<HashMap<i64, ClientLimit>, sqlx::Error> {
+    let rows: Vec<(i64, Decimal, Decimal)> = sqlx::query_as(
+        "SELECT id, btc_limit, btc_total FROM client \
+         WHERE id = ANY($1) AND btc_limit IS NOT NULL",
+    )
+    .bind(clients)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, limit, total)| (id, ClientLimit { limit, total }))
+        .collect())
 }
 
 #[derive(sqlx::FromRow)]

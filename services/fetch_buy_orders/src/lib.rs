@@ -1,6 +1,7 @@
 //! The `fetch_buy_orders` service: `GET /buy_orders` pages through the
 //! calling client's orders in the read model. `routes` holds the HTTP shapes
-//! and `storage` the keyset queries.
+//! and `storage` the keyset queries. The client is named by its API key,
+//! checked against the write model's `api_key` table (through a cache).
 
 mod routes;
 mod storage;
@@ -9,6 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use platform::auth::{AuthConfig, Authenticator};
 use platform::config::{ConfigError, Env, ListenConfig};
 use platform::health::Readiness;
 use platform::http;
@@ -23,15 +25,27 @@ pub struct Config {
     pub listen: ListenConfig,
     pub read_model: DatabaseConfig,
     pub migrations: MigrationsGate,
+    /// `AUTH_REQUIRED`, `AUTH_CACHE_TTL_MS`.
+    pub auth: AuthConfig,
+    /// Where the API keys are: the write model (`WRITE_MODEL_DB_*`), read
+    /// only when keys are checked.
+    pub key_store: Option<DatabaseConfig>,
 }
 
 impl Config {
     /// Fails on the first missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let auth = AuthConfig::from_env(env)?;
+        let key_store = match auth.required {
+            true => Some(DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?),
+            false => None,
+        };
         Ok(Self {
             listen: ListenConfig::from_env(env)?,
             read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?,
             migrations: MigrationsGate::from_env(env)?,
+            auth,
+            key_store,
         })
     }
 }
@@ -50,10 +64,18 @@ impl App {
         let listener = http::bind(&config.listen).await?;
         let pool = config.read_model.connect_lazy();
         let startup = Readiness::starting("waiting for migrations");
+        let authenticator = match &config.key_store {
+            Some(keys) => Authenticator::new(config.auth.clone(), keys.connect_lazy()),
+            None => Authenticator::open(config.auth.clone()),
+        };
         Ok(Self {
             config,
             listener,
-            service: Arc::new(Service { pool, startup }),
+            service: Arc::new(Service {
+                pool,
+                startup,
+                authenticator,
+            }),
         })
     }
 

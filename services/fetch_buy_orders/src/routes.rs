@@ -9,10 +9,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Extension, Json, Router, middleware};
 use domain::BuyOrder;
 use platform::api_docs;
 use platform::api_error::{ApiError, DetailBody, FieldError, ValidationErrorBody};
+use platform::auth::{self, Authenticator, BearerKey, ClientId};
 use platform::health::{Readiness, health_response, ready_with_database};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -21,14 +22,13 @@ use uuid::Uuid;
 
 use crate::storage;
 
-/// Every request acts as this client until authentication exists.
-const CLIENT_ID: i64 = 1;
 const DEFAULT_PAGE_SIZE: i64 = 10;
 const MAX_PAGE_SIZE: i64 = 100;
 
 pub(crate) struct Service {
     pub pool: PgPool,
     pub startup: Readiness,
+    pub authenticator: Arc<Authenticator>,
 }
 
 /// `{"rows": [...], "last_reference": "<id>" | null, "has_more": bool}`
@@ -68,7 +68,9 @@ struct PageQuery {
         description = "Pages through the orders placed, newest first, with keyset paging: \
             pass the last page's `last_reference` to get the next page."
     ),
-    paths(buy_orders)
+    paths(buy_orders),
+    modifiers(&BearerKey),
+    security(("api_key" = []))
 )]
 struct ApiDoc;
 
@@ -79,8 +81,10 @@ struct PageRequest {
 
 pub(crate) fn router(service: Arc<Service>) -> Router {
     let gate = middleware::from_fn_with_state(service.startup.clone(), Readiness::gate);
+    let auth = middleware::from_fn_with_state(service.authenticator.clone(), auth::authenticate);
     Router::new()
         .route("/buy_orders", get(buy_orders))
+        .layer(auth)
         .layer(gate)
         .route("/healthcheck", get(healthcheck))
         .with_state(service)
@@ -94,7 +98,10 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of orders; empty past the last one", body = PageBody),
-        (status = 404, description = "`last_reference` names no order", body = DetailBody),
+        (status = 401, description = "No API key, a malformed `Authorization` header, or an unknown \
+            or revoked key", body = DetailBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "`last_reference` names no order of this client", body = DetailBody),
         (status = 422, description = "`page_size` or `last_reference` is invalid", body = ValidationErrorBody),
         (status = 503, description = "The read model is unavailable or busy, or the service \
             is at capacity or starting; retry", body = DetailBody),
@@ -104,6 +111,7 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
 
 async fn buy_orders(
     State(service): State<Arc<Service>>,
+    Extension(client): Extension<ClientId>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<PageBody>, ApiError> {
     let Query(query) = query.map_err(|rejection| {
@@ -122,7 +130,7 @@ async fn buy_orders(
     // One row more than asked for says whether another page follows.
     let mut rows = storage::page(
         &service.pool,
-        CLIENT_ID,
+        client.0,
         request.last_reference,
         request.page_size + 1,
     )
@@ -130,7 +138,7 @@ async fn buy_orders(
     .map_err(ApiError::database)?;
     if let (Some(reference), true) = (request.last_reference, rows.is_empty()) {
         // An empty page: the end of the list, or a reference to no order of ours.
-        let known = storage::is_order_of(&service.pool, CLIENT_ID, reference).await;
+        let known = storage::is_order_of(&service.pool, client.0, reference).await;
         if !known.map_err(ApiError::database)? {
             return Err(ApiError::NotFound(format!(
                 "no order {reference} was found"
@@ -201,7 +209,14 @@ fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>
 }
 
 async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
-    health_response(ready_with_database(&[&service.startup], &service.pool, "read model").await)
+    let state = async {
+        ready_with_database(&[&service.startup], &service.pool, "read model").await?;
+        match service.authenticator.key_store() {
+            Some(keys) => ready_with_database(&[], keys, "write model (API keys)").await,
+            None => Ok(()),
+        }
+    };
+    health_response(state.await)
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The `migration` service: waits for both databases, applies the embedded
 //! schema of each (`platform::schema`) with sqlx's migrator, which records
 //! what it applied and never applies it twice, gives each service its own
-//! login with only the grants it needs (`logins`), then reports healthy. The
-//! other services wait for that healthcheck before they serve.
+//! login with only the grants it needs (`logins`), installs the development
+//! API key if `DEV_API_KEY` is set, then reports healthy. The other services
+//! wait for that healthcheck before they serve. `clients` holds the
+//! operator's commands for clients and their API keys.
 
+pub mod clients;
 mod logins;
 
 pub use logins::ServiceLogins;
@@ -25,6 +28,18 @@ pub struct Config {
     pub write_model: DatabaseConfig,
     pub read_model: DatabaseConfig,
     pub logins: ServiceLogins,
+    /// `DEV_API_KEY`: a key made a key of client 1, for development only.
+    pub dev_api_key: Option<DevApiKey>,
+}
+
+/// The development key; never printed.
+#[derive(Clone)]
+pub struct DevApiKey(String);
+
+impl std::fmt::Debug for DevApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DevApiKey(..)")
+    }
 }
 
 impl Config {
@@ -35,6 +50,9 @@ impl Config {
             write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?.without_timeouts(),
             read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?.without_timeouts(),
             logins: ServiceLogins::from_env(env)?,
+            dev_api_key: Some(env.optional("DEV_API_KEY", String::new())?)
+                .filter(|key| !key.is_empty())
+                .map(DevApiKey),
         })
     }
 }
@@ -80,10 +98,12 @@ impl App {
 /// Applies both schemas, one database at a time, then marks the service ready.
 async fn migrate(config: Config, readiness: Readiness) {
     let write_logins = config.logins.write_model();
+    let dev_key = config.dev_api_key.as_ref().map(|key| key.0.as_str());
     apply(
         &config.write_model,
         &schema::WRITE_MODEL,
         &write_logins,
+        dev_key,
         &readiness,
     )
     .await;
@@ -92,24 +112,33 @@ async fn migrate(config: Config, readiness: Readiness) {
         &config.read_model,
         &schema::READ_MODEL,
         &read_logins,
+        None,
         &readiness,
     )
     .await;
     readiness.set_ready();
 }
 
-/// Connects, migrates and grants the logins their groups, retrying every
-/// `retry_wait` until all of it succeeds.
+/// Connects, migrates, grants the logins their groups and installs the
+/// development key (if any), retrying every `retry_wait` until all of it
+/// succeeds.
 async fn apply(
     database: &DatabaseConfig,
     migrator: &Migrator,
     logins: &[(&logins::Login, &str)],
+    dev_key: Option<&str>,
     readiness: &Readiness,
 ) {
     let attempt = || async {
         let pool = database.connect().await?;
         let migrated = match migrator.run(&pool).await {
-            Ok(()) => logins::provision(&pool, logins).await,
+            Ok(()) => match logins::provision(&pool, logins).await {
+                Ok(()) => match dev_key {
+                    Some(key) => clients::install_dev_key(&pool, key).await,
+                    None => Ok(()),
+                },
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error.into()),
         };
         pool.close().await;

@@ -56,7 +56,12 @@ impl ServiceLogins {
             .read_model_sync
             .iter()
             .map(|l| (l, "rsdist_order_reader"));
-        create.chain(sync).collect()
+        // fetch_buy_orders checks API keys there.
+        let fetch = self
+            .fetch_buy_orders
+            .iter()
+            .map(|l| (l, "rsdist_key_checker"));
+        create.chain(sync).chain(fetch).collect()
     }
 
     /// The read model's grants: (login, group role).

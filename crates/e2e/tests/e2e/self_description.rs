@@ -79,15 +79,26 @@ async fn the_create_api_documents_every_answer_it_can_give() {
     let cluster = Cluster::start().await;
     let document = document(&cluster, "create_buy_order").await;
     let put = &document["paths"]["/buy_order"]["put"];
-    for status in ["200", "409", "413", "422", "500", "503"] {
+    for status in ["200", "401", "409", "413", "422", "500", "503"] {
         assert!(put["responses"][status].is_object(), "no {status} in {put}");
     }
     assert!(put["responses"]["200"]["headers"]["Idempotent-Replayed"].is_object());
     let codes = &document["components"]["schemas"]["ConflictCode"]["enum"];
     assert_eq!(
         codes,
-        &serde_json::json!(["btc_limit_exceeded", "idempotence_key_reused"])
+        &serde_json::json!([
+            "btc_limit_exceeded",
+            "idempotence_key_reused",
+            "client_btc_limit_exceeded"
+        ])
     );
+    let scheme = &document["components"]["securitySchemes"]["api_key"];
+    assert_eq!(
+        (&scheme["type"], &scheme["scheme"]),
+        (&"http".into(), &"bearer".into()),
+        "{scheme}"
+    );
+    assert_eq!(document["security"], serde_json::json!([{"api_key": []}]));
     let amount = &document["components"]["schemas"]["OrderBody"]["properties"]["amount"];
     assert!(amount["pattern"].is_string(), "{amount}");
     let fetch = document_of_fetch(&cluster).await;
@@ -118,11 +129,15 @@ async fn document_of_fetch(cluster: &Cluster) -> Vec<Value> {
 async fn schemathesis_finds_no_fault(service: &str) {
     let cluster = Cluster::start().await;
     let document = format!("{}/openapi.json", cluster.service_url(service));
+    // As client 1, so that the operations behind the key check are explored.
+    let authorization = format!("Authorization: Bearer {}", testkit::settings::dev_api_key());
     let output = run(
         &python_tool("st"),
         &[
             "run",
             &document,
+            "--header",
+            &authorization,
             "--checks",
             "all",
             "--max-examples",

@@ -27,6 +27,8 @@ impl Harness {
         let migration = InProcess::spawn(app.local_addr().expect("bound"), |s| app.run(s));
 
         let mut vars = database_vars("READ_MODEL_DB", read_model.config());
+        // API keys are checked against the write model.
+        vars.extend(database_vars("WRITE_MODEL_DB", write_model.config()));
         vars.extend(upstream("MIGRATION", &migration));
         let config = fetch_buy_orders::Config::from_env(&listening(vars)).expect("config");
         let app = fetch_buy_orders::App::build(config).await.expect("binding");

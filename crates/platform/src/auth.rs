@@ -1,0 +1,243 @@
+//! Who is calling: every request to the public APIs carries
+//! `Authorization: Bearer <api key>`, and the key names the client. Keys live
+//! in the write model as SHA-256 hashes (`api_key`); a checked key is cached
+//! for `AUTH_CACHE_TTL_MS`, so the hot path makes no database round trip and
+//! a revocation takes effect within that time. `AUTH_REQUIRED=false` turns
+//! checking off: every request then acts as client 1, as in the original.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::api_error::ApiError;
+use crate::config::{ConfigError, Env};
+use crate::events;
+
+/// The client a request acts for, put in the request's extensions by
+/// [`authenticate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientId(pub i64);
+
+/// The client every request acts for when checking is off.
+pub const OPEN_API_CLIENT: ClientId = ClientId(1);
+
+/// Checked keys held at most, good or bad; past it the cache starts afresh.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// `AUTH_REQUIRED` (default true) and `AUTH_CACHE_TTL_MS` (default 5000).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub required: bool,
+    /// How long a checked key is trusted; also the longest a revoked key
+    /// goes on working.
+    pub cache_ttl: Duration,
+}
+
+impl AuthConfig {
+    /// Fails on a malformed variable, or a zero TTL.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            required: env.optional("AUTH_REQUIRED", true)?,
+            cache_ttl: env.positive_millis("AUTH_CACHE_TTL_MS", 5_000)?,
+        })
+    }
+}
+
+/// The SHA-256 of a key: what the write model keeps instead of the key.
+pub fn key_hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Checks keys against the write model's `api_key` table, through a cache.
+pub struct Authenticator {
+    config: AuthConfig,
+    /// The write model, where the keys are; None when checking is off.
+    keys: Option<PgPool>,
+    /// Key hash → when it was checked, and its client (None: no such key).
+    checked: Mutex<HashMap<[u8; 32], (Instant, Option<ClientId>)>>,
+}
+
+impl Authenticator {
+    /// Checks keys against the `api_key` table reached through `keys`
+    /// (unless `config` turns checking off).
+    pub fn new(config: AuthConfig, keys: PgPool) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            keys: Some(keys),
+            checked: Mutex::default(),
+        })
+    }
+
+    /// Checks nothing: every request acts as client 1.
+    pub fn open(config: AuthConfig) -> Arc<Self> {
+        Arc::new(Self {
+            config: AuthConfig {
+                required: false,
+                ..config
+            },
+            keys: None,
+            checked: Mutex::default(),
+        })
+    }
+
+    /// The pool keys are checked through, if they are checked (for the
+    /// service's healthcheck).
+    pub fn key_store(&self) -> Option<&PgPool> {
+        self.keys.as_ref().filter(|_| self.config.required)
+    }
+
+    /// The client of the request's key. Fails with 401 on a missing,
+    /// malformed, unknown or revoked key, and 503 when the key cannot be
+    /// checked (the write model is away).
+    pub async fn client(&self, headers: &HeaderMap) -> Result<ClientId, ApiError> {
+        let Some(keys) = self.key_store() else {
+            return Ok(OPEN_API_CLIENT);
+        };
+        let key = bearer_key(headers)?;
+        let hash = key_hash(key);
+        let client = match self.cached(&hash) {
+            Some(client) => client,
+            None => self.look_up(keys, hash).await?,
+        };
+        client.ok_or_else(|| {
+            tracing::info!(message = events::API_KEY_REFUSED);
+            ApiError::Unauthorized("the API key is unknown or revoked".into())
+        })
+    }
+
+    fn cached(&self, hash: &[u8; 32]) -> Option<Option<ClientId>> {
+        let checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, client) = checked.get(hash)?;
+        (at.elapsed() < self.config.cache_ttl).then_some(*client)
+    }
+
+    /// Finds the key's client and notes its use, in one statement; the
+    /// lookup is by hash, so the time it takes tells nothing of the key.
+    async fn look_up(&self, keys: &PgPool, hash: [u8; 32]) -> Result<Option<ClientId>, ApiError> {
+        let client: Option<i64> = sqlx::query_scalar(
+            "UPDATE api_key SET last_used_at = now() \
+             WHERE key_hash = $1 AND revoked_at IS NULL RETURNING client_id",
+        )
+        .bind(&hash[..])
+        .fetch_optional(keys)
+        .await
+        .map_err(ApiError::database)?;
+        let client = client.map(ClientId);
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        if checked.len() >= CACHE_CAPACITY {
+            checked.clear();
+        }
+        checked.insert(hash, (Instant::now(), client));
+        Ok(client)
+    }
+}
+
+/// The key of `Authorization: Bearer <key>`.
+fn bearer_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let refused = |why: &str| {
+        tracing::info!(reason = why, message = events::API_KEY_REFUSED);
+        ApiError::Unauthorized(format!("{why}: send Authorization: Bearer <your API key>"))
+    };
+    let header = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| refused("no API key"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| refused("a malformed Authorization header"))?;
+    let (scheme, key) = value
+        .split_once(' ')
+        .ok_or_else(|| refused("a malformed Authorization header"))?;
+    let key = key.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() {
+        return Err(refused("a malformed Authorization header"));
+    }
+    Ok(key)
+}
+
+/// Middleware: answers 401 (or 503) before any other work unless the
+/// request's key names a client, whom it puts in the request's extensions.
+pub async fn authenticate(
+    State(authenticator): State<Arc<Authenticator>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match authenticator.client(request.headers()).await {
+        Ok(client) => {
+            tracing::Span::current().record("client_id", client.0);
+            request.extensions_mut().insert(client);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Declares the bearer scheme (`api_key`) in an API's OpenAPI document.
+pub struct BearerKey;
+
+impl utoipa::Modify for BearerKey {
+    fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "An API key of the client, as issued by `migration clients issue-key`",
+            ))
+            .build();
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(value).expect("a header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn the_key_is_read_from_a_bearer_authorization_only() {
+        let key = |value: &str| {
+            bearer_key(&with_authorization(value))
+                .ok()
+                .map(str::to_owned)
+        };
+        assert_eq!(key("Bearer rsd_abc").as_deref(), Some("rsd_abc"));
+        assert_eq!(key("bearer rsd_abc").as_deref(), Some("rsd_abc"));
+        for malformed in [
+            "Basic dXNlcjpwYXNz",
+            "Bearer",
+            "Bearer ",
+            "rsd_abc",
+            "Token rsd_abc",
+        ] {
+            assert_eq!(key(malformed), None, "{malformed}");
+        }
+        assert!(bearer_key(&HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn keys_are_kept_as_their_sha256() {
+        // echo -n abc | sha256sum
+        let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let hex: String = key_hash("abc").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
+    }
+}
