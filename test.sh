@@ -31,13 +31,15 @@ run_tests() {
     fi
 }
 
-blackbox_against_published_ports() {
+blackbox_tests() {
     if nextest_available; then
-        RSDIST_E2E_TARGET=published cargo nextest run -p e2e --test e2e -E 'test(/^blackbox::/)'
+        cargo nextest run -p e2e --test e2e -E 'test(/^blackbox::/)'
     else
-        RSDIST_E2E_TARGET=published cargo test -p e2e --test e2e blackbox::
+        cargo test -p e2e --test e2e blackbox::
     fi
 }
+
+blackbox_against_published_ports() { RSDIST_E2E_TARGET=published blackbox_tests; }
 
 # The base images take minutes of downloading and unpacking, little CPU: a
 # full run builds them in the background while the workspace compiles.
@@ -113,6 +115,8 @@ scripts/test-tools.sh
 # tests in the same invocation: the same features, so nextest rebuilds nothing.
 cargo build --workspace --all-targets
 run_tests --workspace
+echo "test.sh: the black-box tests again, with AUTH_REQUIRED=false and no API key, as the original's clients"
+RSDIST_E2E_AUTH_REQUIRED=false blackbox_tests
 if docker_engine_answers; then
     compose_suite
 else

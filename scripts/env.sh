@@ -15,5 +15,6 @@ unset _env_file _name _value
 # shellcheck disable=SC2034 # used by the scripts that source this file
 auth_header=()
 if [[ -n ${API_KEY:-${DEV_API_KEY:-}} ]]; then
+    # shellcheck disable=SC2034 # used by the scripts that source this file
     auth_header=(-H "Authorization: Bearer ${API_KEY:-$DEV_API_KEY}")
 fi

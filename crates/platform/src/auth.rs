@@ -52,17 +52,22 @@ impl AuthConfig {
 }
 
 /// The SHA-256 of a key: what the write model keeps instead of the key.
-pub fn key_hash(key: &str) -> [u8; 32] {
+pub fn key_hash(key: &str) -> KeyHash {
     Sha256::digest(key.as_bytes()).into()
 }
+
+/// A key as the write model knows it: its SHA-256.
+type KeyHash = [u8; 32];
+
+/// When a key was checked, and its client (None: no such key, or revoked).
+type Checked = (Instant, Option<ClientId>);
 
 /// Checks keys against the write model's `api_key` table, through a cache.
 pub struct Authenticator {
     config: AuthConfig,
     /// The write model, where the keys are; None when checking is off.
     keys: Option<PgPool>,
-    /// Key hash → when it was checked, and its client (None: no such key).
-    checked: Mutex<HashMap<[u8; 32], (Instant, Option<ClientId>)>>,
+    checked: Mutex<HashMap<KeyHash, Checked>>,
 }
 
 impl Authenticator {
@@ -113,7 +118,7 @@ impl Authenticator {
         })
     }
 
-    fn cached(&self, hash: &[u8; 32]) -> Option<Option<ClientId>> {
+    fn cached(&self, hash: &KeyHash) -> Option<Option<ClientId>> {
         let checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
         let (at, client) = checked.get(hash)?;
         (at.elapsed() < self.config.cache_ttl).then_some(*client)
@@ -121,7 +126,7 @@ impl Authenticator {
 
     /// Finds the key's client and notes its use, in one statement; the
     /// lookup is by hash, so the time it takes tells nothing of the key.
-    async fn look_up(&self, keys: &PgPool, hash: [u8; 32]) -> Result<Option<ClientId>, ApiError> {
+    async fn look_up(&self, keys: &PgPool, hash: KeyHash) -> Result<Option<ClientId>, ApiError> {
         let client: Option<i64> = sqlx::query_scalar(
             "UPDATE api_key SET last_used_at = now() \
              WHERE key_hash = $1 AND revoked_at IS NULL RETURNING client_id",

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::process::ExitCode;
 
 use crate::config::{ConfigError, Env};
+use crate::telemetry::Console;
 use crate::{shutdown, telemetry};
 
 /// Loads the config with `load`, then runs `serve` with the shutdown signal.
@@ -29,7 +30,7 @@ where
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return check_health(service, &env).await;
     }
-    let (_telemetry, config) = match start(service, &env, load) {
+    let (_telemetry, config) = match start(service, &env, load, Console::Stdout) {
         Ok(started) => started,
         Err(exit) => return exit,
     };
@@ -47,8 +48,8 @@ where
 }
 
 /// Runs a one-off operator command of `service` (e.g. `read_model_sync
-/// rebuild`): telemetry, the config from `load`, then `command`, whose
-/// summary is printed on stdout. Exits non-zero, with the reason on stderr,
+/// rebuild`): telemetry (its JSON lines on stderr), the config from `load`,
+/// then `command`, whose summary alone is printed on stdout. Exits non-zero, with the reason on stderr,
 /// when the config or the command fails.
 pub async fn run_command<Config, Error, Command, Done>(
     service: &'static str,
@@ -61,7 +62,7 @@ where
     Error: Display,
 {
     let env = Env::from_process();
-    let (_telemetry, config) = match start(service, &env, load) {
+    let (_telemetry, config) = match start(service, &env, load, Console::Stderr) {
         Ok(started) => started,
         Err(exit) => return exit,
     };
@@ -83,8 +84,9 @@ fn start<Config>(
     service: &'static str,
     env: &Env,
     load: impl FnOnce(&Env) -> Result<Config, ConfigError>,
+    console: Console,
 ) -> Result<(telemetry::TelemetryGuard, Config), ExitCode> {
-    let telemetry = telemetry::init(service, env).map_err(|error| {
+    let telemetry = telemetry::init(service, env, console).map_err(|error| {
         eprintln!("{service}: {error}");
         ExitCode::FAILURE
     })?;

@@ -82,10 +82,23 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// Where a process writes its JSON lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    /// A service's events are its output.
+    Stdout,
+    /// A one-off command's output is its summary; its events go beside it.
+    Stderr,
+}
+
 /// Installs the subscriber for `service`, as `LOG_FORMAT` and `LOGGING_*`
-/// say. `RUST_LOG` narrows or widens what is recorded (default `info`).
-/// Fails on a missing or malformed variable.
-pub fn init(service: &'static str, env: &Env) -> Result<TelemetryGuard, ConfigError> {
+/// say, with JSON lines written to `console`. `RUST_LOG` narrows or widens
+/// what is recorded (default `info`). Fails on a missing or malformed variable.
+pub fn init(
+    service: &'static str,
+    env: &Env,
+    console: Console,
+) -> Result<TelemetryGuard, ConfigError> {
     let format: LogFormat = env.optional("LOG_FORMAT", LogFormat::Both)?;
     let fluentd = match format {
         LogFormat::Json => None,
@@ -97,11 +110,14 @@ pub fn init(service: &'static str, env: &Env) -> Result<TelemetryGuard, ConfigEr
     let (stdout, stdout_guard) = match format {
         LogFormat::Fluentd => (None, None),
         LogFormat::Json | LogFormat::Both => {
-            let (writer, flushing) = NonBlockingBuilder::default()
+            let builder = NonBlockingBuilder::default()
                 .lossy(true)
                 .buffered_lines_limit(STDOUT_BUFFERED_LINES)
-                .thread_name("telemetry-stdout")
-                .finish(std::io::stdout());
+                .thread_name("telemetry-stdout");
+            let (writer, flushing) = match console {
+                Console::Stdout => builder.finish(std::io::stdout()),
+                Console::Stderr => builder.finish(std::io::stderr()),
+            };
             let dropped = writer.error_counter();
             let _ = STDOUT_DROPS.set(dropped.clone());
             (Some(writer), Some((flushing, dropped)))

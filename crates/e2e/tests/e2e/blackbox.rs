@@ -2,7 +2,9 @@
 //! processes or databases. These also run against a cluster that is already
 //! up (`./test.sh --cluster`, e.g. under docker compose), where other
 //! clients' orders may interleave with ours, so they only assert what holds
-//! whatever else is in the cluster.
+//! whatever else is in the cluster. `./test.sh` also runs them against a
+//! cluster with `AUTH_REQUIRED=false`, sending no key, as the original's
+//! clients do.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -14,9 +16,16 @@ use testkit::{Api, Cluster};
 use uuid::Uuid;
 
 /// The API under test, and the cluster behind it if this test started one.
+/// With `RSDIST_E2E_AUTH_REQUIRED=false` the cluster runs with
+/// `AUTH_REQUIRED=false` and the requests carry no key, as the original's
+/// clients send none.
 async fn target() -> (Api, Option<Cluster>) {
     if std::env::var("RSDIST_E2E_TARGET").as_deref() == Ok("published") {
         return (Api::published(), None);
+    }
+    if std::env::var("RSDIST_E2E_AUTH_REQUIRED").as_deref() == Ok("false") {
+        let cluster = Cluster::start_with(&[("AUTH_REQUIRED", "false")]).await;
+        return (cluster.api.clone().with_key(None), Some(cluster));
     }
     let cluster = Cluster::start().await;
     (cluster.api.clone(), Some(cluster))

@@ -2,6 +2,7 @@
 //! `GET /buy_orders` sees, and what survives faults.
 
 mod blackbox;
+mod clients;
 mod concurrency;
 mod create;
 mod faults;
