@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use testkit::{Api, Cluster};
 use uuid::Uuid;
 
+use crate::placed_id;
+
 /// The API under test, and the cluster behind it if this test started one.
 /// With `RSDIST_E2E_AUTH_REQUIRED=false` the cluster runs with
 /// `AUTH_REQUIRED=false` and the requests carry no key, as the original's
@@ -60,14 +62,6 @@ async fn rows_until_found(api: &Api, wanted: &HashSet<String>, page_size: usize)
     panic!("orders {wanted:?} never appeared in GET /buy_orders");
 }
 
-fn id_of(reply: &testkit::Reply) -> String {
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply.json()["buy_order"]["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn orders_are_priced_exactly_and_listed_newest_first() {
     let (api, _cluster) = target().await;
@@ -75,7 +69,7 @@ async fn orders_are_priced_exactly_and_listed_newest_first() {
     for (currency, amount) in [("EUR", "12.34"), ("GBP", "0.01"), ("USD", "999.99")] {
         let reply = api.buy(currency, amount).await;
         let placed = reply.json()["buy_order"].clone();
-        ids.push(id_of(&reply));
+        ids.push(placed_id(&reply));
         let currency = Currency::from_str(currency).expect("a currency");
         let rate = BtcRate::parse(placed["btc_rate"].as_str().expect("a rate")).expect("positive");
         let expected =
@@ -182,7 +176,7 @@ async fn paging_walks_every_order_once_newest_first() {
     let (api, _cluster) = target().await;
     let mut ids = HashSet::new();
     for _ in 0..12 {
-        ids.insert(id_of(&api.buy("GBP", "1.50").await));
+        ids.insert(placed_id(&api.buy("GBP", "1.50").await));
     }
     let rows = rows_until_found(&api, &ids, 5).await;
     let served: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use testkit::{Api, Cluster, Reply};
 use uuid::Uuid;
 
-use crate::{count, order};
+use crate::{count, order, placed_id};
 
 /// The TTL of checked keys in these clusters: how long a revoked key may
 /// still work.
@@ -192,14 +192,6 @@ fn ids(page: &Reply) -> Vec<String> {
     rows.iter()
         .map(|row| row["id"].as_str().expect("an id").to_owned())
         .collect()
-}
-
-fn placed_id(reply: &Reply) -> String {
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply.json()["buy_order"]["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned()
 }
 
 #[tokio::test]

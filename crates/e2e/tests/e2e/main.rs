@@ -50,6 +50,15 @@ fn all_placed(replies: &[Reply]) -> Vec<String> {
     placed_ids(replies)
 }
 
+/// The external id of the order of a reply, which must be a 200.
+fn placed_id(reply: &Reply) -> String {
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json()["buy_order"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
 /// The external ids of the orders that were answered 200.
 fn placed_ids(replies: &[Reply]) -> Vec<String> {
     replies

@@ -17,18 +17,23 @@ fn constants() -> BTreeSet<String> {
         .collect()
 }
 
-/// The names in the first column of the catalogue's tables.
-fn catalogue() -> BTreeSet<String> {
+/// The names in the first column of the tables of a `## ` section of
+/// docs/operations.md, up to the next section of that level.
+fn first_column_of(section: &str) -> BTreeSet<String> {
     let text = std::fs::read_to_string(format!("{ROOT}/docs/operations.md"))
         .expect("reading docs/operations.md");
-    let catalogue = text.split("## The catalogue").nth(1).expect("a catalogue");
-    // The catalogue ends where the next section of the same level begins.
-    let catalogue = catalogue.split("\n## ").next().unwrap_or_default();
-    catalogue
-        .lines()
+    let heading = format!("## {section}\n");
+    let rest = text.split(&heading).nth(1).expect(&heading);
+    let rest = rest.split("\n## ").next().unwrap_or_default();
+    rest.lines()
         .filter_map(|line| line.strip_prefix("| `"))
         .filter_map(|rest| rest.split('`').next().map(str::to_owned))
         .collect()
+}
+
+/// The names in the first column of the catalogue's tables.
+fn catalogue() -> BTreeSet<String> {
+    first_column_of("The catalogue")
 }
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
@@ -134,17 +139,9 @@ fn recorded_metrics() -> BTreeSet<String> {
     names
 }
 
-/// The names in the first column of the metrics table of docs/operations.md.
+/// The names in the first column of the metrics table.
 fn documented_metrics() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(format!("{ROOT}/docs/operations.md"))
-        .expect("reading docs/operations.md");
-    let section = text.split("## Metrics").nth(1).expect("a Metrics section");
-    let section = section.split("\n## ").next().unwrap_or_default();
-    section
-        .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split('`').next().map(str::to_owned))
-        .collect()
+    first_column_of("Metrics")
 }
 
 #[test]
