@@ -3,9 +3,10 @@
 //! `target/bench/results.jsonl`), so runs can be compared.
 //!
 //! ```text
-//! bench create    [-n N] [-c C]    N creates with fresh keys, C at a time
+//! bench create    [-n N] [-c C]    N creates with fresh keys, C at a time, with
+//!                                  the CPU per request of each process (`cpu`)
 //! bench replay    [-n N] [-c C]    replays of existing keys
-//! bench fetch     [-n N] [-c C]    the first page
+//! bench fetch     [-n N] [-c C]    the first page, with the CPU per request
 //! bench load      [--rows R]       R synthetic rows straight into the read model (COPY)
 //! bench depth     [-n N] [--depth D]  a page at depth D against the first page
 //! bench lag       [-n N] [-c C]    PUT's 200 to visible in GET, idle and under C creates
@@ -14,6 +15,7 @@
 //! URLs and database settings come from the environment (`.env` names).
 
 mod args;
+mod cpu;
 mod driver;
 mod footprint;
 mod loader;

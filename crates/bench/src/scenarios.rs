@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use platform::config::Env;
 use platform::postgres::DatabaseConfig;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::args::Args;
+use crate::cpu::CpuSample;
 use crate::driver::{Measured, drive, new_histogram};
 use crate::{footprint, loader, report};
 
@@ -89,17 +90,21 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     match args.scenario.as_str() {
         "create" => {
             let api = api.clone();
+            let before = CpuSample::now(Path::new(RUN_DIR));
             let measured = drive("create", n, c, move |_| {
                 let api = api.clone();
                 async move { api.buy(Uuid::new_v4()).await.0 }
             })
             .await;
-            report::record(&args.json, "create", c, &measured, json!({}));
+            let cpu = cpu_per_request("create", c, &before, measured.requests);
+            report::record(&args.json, "create", c, &measured, cpu);
         }
         "replay" => replay(&api, args).await,
         "fetch" => {
+            let before = CpuSample::now(Path::new(RUN_DIR));
             let measured = fetch(&api, "fetch", "page_size=10", n, c).await;
-            report::record(&args.json, "fetch", c, &measured, json!({}));
+            let cpu = cpu_per_request("fetch", c, &before, measured.requests);
+            report::record(&args.json, "fetch", c, &measured, cpu);
         }
         "load" => loader::load(&read_model(&env)?, args.rows)
             .await
@@ -110,6 +115,26 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
         other => return Err(format!("unknown scenario {other}")),
     }
     Ok(())
+}
+
+/// Where scripts/local-cluster.sh keeps the services' pid files.
+const RUN_DIR: &str = "target/local-cluster";
+
+/// Prints the CPU each process spent per request since `before`, and gives
+/// it as the JSON line's `cpu_us_per_request`.
+fn cpu_per_request(scenario: &str, c: usize, before: &CpuSample, requests: usize) -> Value {
+    // The relay and the consumer finish their share just after the last 200.
+    std::thread::sleep(Duration::from_millis(500));
+    let spent = CpuSample::now(Path::new(RUN_DIR)).per_request_since(before, requests);
+    let row: Vec<String> = spent
+        .iter()
+        .map(|(group, micros)| format!("{group} {micros:.0}"))
+        .collect();
+    println!(
+        "{scenario:<22} c={c:<4} CPU µs per request: {}",
+        row.join(", ")
+    );
+    json!({ "cpu_us_per_request": spent })
 }
 
 fn read_model(env: &Env) -> Result<DatabaseConfig, String> {
