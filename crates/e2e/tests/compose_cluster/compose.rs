@@ -171,7 +171,8 @@ impl ComposeCluster {
             .to_owned()
     }
 
-    /// Sets the fake Coinbase's behaviour through its control API.
+    /// Sets the fake Coinbase's behaviour through its control API, and
+    /// returns once btc_price can no longer serve a quote from before.
     pub async fn control_coinbase(&self, control: Value) {
         let url = format!(
             "http://127.0.0.1:{}/control",
@@ -189,6 +190,10 @@ impl ComposeCluster {
             "PUT /control: {}",
             response.status()
         );
+        // btc_price may hold a quote from before (its healthcheck keeps one
+        // fresh) for up to CB_CACHE_TTL_MS: past that, every price is new.
+        let ttl_ms: u64 = self.var("CB_CACHE_TTL_MS").parse().unwrap_or(1000);
+        tokio::time::sleep(Duration::from_millis(ttl_ms + 250)).await;
     }
 }
 
