@@ -51,7 +51,8 @@ fn shift_by_exponent(value: Decimal, exponent: &str) -> Option<Decimal> {
             .ok()?;
         Some(shifted)
     } else {
-        let factor = Decimal::from_i128_with_scale(10_i128.checked_pow(magnitude)?, 0);
+        // 10^29 to 10^38 fit an i128 but not a Decimal: refused, not a panic.
+        let factor = Decimal::try_from_i128_with_scale(10_i128.checked_pow(magnitude)?, 0).ok()?;
         value.checked_mul(factor)
     }
 }
@@ -81,7 +82,7 @@ mod tests {
     fn refuses_anything_that_is_not_exactly_a_number() {
         for text in [
             "", "abc", "1_000", "+5", " 5", "5 ", ".5", "5.", "1.2.3", "1e", "e5", "1e5000",
-            "0x10", "NaN", "1,5", "--1",
+            "0x10", "NaN", "1,5", "--1", "1e29", "1e30", "2.5e38", "1e39", "1e999",
         ] {
             assert!(
                 parse_decimal_text(text).is_err(),

@@ -8,6 +8,7 @@ use domain::{Currency, FiatAmount, InvalidFiatAmount};
 use platform::api_error::FieldError;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use uuid::Uuid;
 
 use crate::place_order::OrderRequest;
@@ -19,15 +20,32 @@ use crate::place_order::OrderRequest;
 #[allow(dead_code)] // only described, never built: see above
 pub(crate) struct OrderBody {
     currency: Currency,
-    /// A decimal string, above 0 and below 1,000,000,000, with at most 2
-    /// decimal places (more are refused, not rounded).
-    #[schema(
-        pattern = r"^([1-9][0-9]{0,8}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$",
-        example = "123.45"
-    )]
+    /// Above 0 and below 1,000,000,000, with at most 2 decimal places (more
+    /// are refused, not rounded): a decimal string, or a JSON number, which
+    /// is read from its text, never through a float.
+    #[schema(schema_with = amount_schema)]
     amount: String,
     /// Names the request, so that a retry cannot place a second order.
     idempotence_key: Uuid,
+}
+
+/// The amounts [`parse`] accepts, as text: 1 to 9 whole digits and up to 2
+/// places, or 0 with 1 or 2 places that are not both zero.
+const AMOUNT_PATTERN: &str = r"^([1-9][0-9]{0,8}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$";
+
+/// `amount`: a string of [`AMOUNT_PATTERN`], or a number in the same range
+/// and of at most 2 places.
+fn amount_schema() -> Schema {
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(AMOUNT_PATTERN))
+        .examples(["123.45"]);
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .exclusive_minimum(Some(0))
+        .exclusive_maximum(Some(1_000_000_000))
+        .multiple_of(Some(0.01));
+    OneOfBuilder::new().item(text).item(number).into()
 }
 
 /// Reads the body. Fails with one entry per faulty field.
