@@ -14,10 +14,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::api_error::ApiError;
 use crate::config::ListenConfig;
 use crate::{metrics, request_id};
 
@@ -64,11 +68,29 @@ pub async fn serve(
     let limits = listener.limits;
     let router = router
         .route("/metrics", get(metrics::render))
+        .layer(axum::middleware::from_fn(answer_panics))
         .layer(axum::middleware::from_fn(metrics::track_requests));
     let router = limits
         .apply(router)
         .layer(axum::middleware::from_fn(request_id::assign));
     connections::serve(listener.tcp, router, &limits, shutdown).await
+}
+
+/// A handler that panics is a bug: its request still gets the 500 with a
+/// reference (and the `request_failed` event), rather than a connection
+/// closed without an answer.
+async fn answer_panics(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            ApiError::internal(format!("the handler panicked: {what}")).into_response()
+        }
+    }
 }
 
 /// How long background work may take to finish once the requests are done.

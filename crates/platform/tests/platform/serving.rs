@@ -1,6 +1,6 @@
 //! A service whose background work (batch writer, relay, consumer) ends
 //! stops serving and fails, so that its supervisor restarts it; it does not
-//! go on answering as if it worked.
+//! go on answering as if it worked. A handler that panics still answers.
 
 use std::time::Duration;
 
@@ -93,4 +93,29 @@ async fn on_shutdown_the_background_task_is_cancelled_and_the_service_ends_clean
     stop.send(()).expect("the service listens for shutdown");
     let served = tokio::time::timeout(Duration::from_secs(20), serving).await;
     assert!(served.expect("it stopped").expect("no panic").is_ok());
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_answers_500_with_a_reference() {
+    let listener = listener().await;
+    let url = format!("http://{}/broken", listener.local_addr().expect("bound"));
+    let router = router().route(
+        "/broken",
+        get(|| async {
+            let amounts: Vec<u8> = Vec::new();
+            amounts[3].to_string()
+        }),
+    );
+    let _serving = tokio::spawn(http::serve(listener, router, std::future::pending()));
+    let response = reqwest::get(&url)
+        .await
+        .expect("an answer, not a dropped connection");
+    assert_eq!(response.status(), 500);
+    let body: serde_json::Value = response.json().await.expect("a JSON body");
+    let detail = body["detail"].as_str().expect("a detail");
+    assert!(
+        detail.starts_with("an error occurred. please contact support and quote reference "),
+        "{detail}"
+    );
+    assert!(!detail.contains("index out of bounds"), "{detail}");
 }
