@@ -64,31 +64,29 @@ type Checked = (Instant, Option<ClientId>);
 
 /// Checks keys against the write model's `api_key` table, through a cache.
 pub struct Authenticator {
-    config: AuthConfig,
     /// The write model, where the keys are; None when checking is off.
     keys: Option<PgPool>,
+    /// How long a checked key is trusted (`AUTH_CACHE_TTL_MS`).
+    cache_ttl: Duration,
     checked: Mutex<HashMap<KeyHash, Checked>>,
 }
 
 impl Authenticator {
-    /// Checks keys against the `api_key` table reached through `keys`
-    /// (unless `config` turns checking off).
+    /// Checks keys against the `api_key` table reached through `keys`,
+    /// unless `config` turns checking off.
     pub fn new(config: AuthConfig, keys: PgPool) -> Arc<Self> {
         Arc::new(Self {
-            config,
-            keys: Some(keys),
+            keys: config.required.then_some(keys),
+            cache_ttl: config.cache_ttl,
             checked: Mutex::default(),
         })
     }
 
     /// Checks nothing: every request acts as client 1.
-    pub fn open(config: AuthConfig) -> Arc<Self> {
+    pub fn open() -> Arc<Self> {
         Arc::new(Self {
-            config: AuthConfig {
-                required: false,
-                ..config
-            },
             keys: None,
+            cache_ttl: Duration::ZERO,
             checked: Mutex::default(),
         })
     }
@@ -96,7 +94,7 @@ impl Authenticator {
     /// The pool keys are checked through, if they are checked (for the
     /// service's healthcheck).
     pub fn key_store(&self) -> Option<&PgPool> {
-        self.keys.as_ref().filter(|_| self.config.required)
+        self.keys.as_ref()
     }
 
     /// The client of the request's key. Fails with 401 on a missing,
@@ -121,7 +119,7 @@ impl Authenticator {
     fn cached(&self, hash: &KeyHash) -> Option<Option<ClientId>> {
         let checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
         let (at, client) = checked.get(hash)?;
-        (at.elapsed() < self.config.cache_ttl).then_some(*client)
+        (at.elapsed() < self.cache_ttl).then_some(*client)
     }
 
     /// Finds the key's client and notes its use, in one statement; the

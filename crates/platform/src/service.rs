@@ -49,8 +49,8 @@ where
 
 /// Runs a one-off operator command of `service` (e.g. `read_model_sync
 /// rebuild`): telemetry (its JSON lines on stderr), the config from `load`,
-/// then `command`, whose summary alone is printed on stdout. Exits non-zero, with the reason on stderr,
-/// when the config or the command fails.
+/// then `command`, whose summary alone is printed on stdout. Exits non-zero,
+/// with the reason on stderr, when the config or the command fails.
 pub async fn run_command<Config, Error, Command, Done>(
     service: &'static str,
     load: impl FnOnce(&Env) -> Result<Config, ConfigError>,

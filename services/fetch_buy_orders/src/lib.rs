@@ -66,7 +66,7 @@ impl App {
         let startup = Readiness::starting("waiting for migrations");
         let authenticator = match &config.key_store {
             Some(keys) => Authenticator::new(config.auth.clone(), keys.connect_lazy()),
-            None => Authenticator::open(config.auth.clone()),
+            None => Authenticator::open(),
         };
         Ok(Self {
             config,
