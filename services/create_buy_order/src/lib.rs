@@ -1,7 +1,7 @@
 //! The `create_buy_order` service: `PUT /buy_order`. A request flows through
 //! `routes` (HTTP shapes) -> `request` (validation) -> `place_order` (the use
 //! case: replay a known key, else price the order with `price`, the client
-//! of btc_price) -> `batch_writer` (which stores the orders waiting at that
+//! of btc_price, which keeps a price as long as btc_price may) -> `batch_writer` (which stores the orders waiting at that
 //! moment in one short transaction, judged by `rules`, with the SQL of
 //! `storage`). After commit, `outbox_relay` publishes each order's event to
 //! RabbitMQ, and sweeps up any that a crash left in the outbox.
@@ -46,6 +46,9 @@ pub struct Config {
     pub btc_price: UpstreamConfig,
     /// `BTC_PRICE_TIMEOUT_MS` (default 5000).
     pub btc_price_timeout: Duration,
+    /// `CB_CACHE_TTL_MS` (default 1000; 0: ask btc_price for every order):
+    /// the oldest price an order may use, as btc_price keeps them.
+    pub price_max_age: Duration,
     /// `OUTBOX_SWEEP_MS` (default 1000, not 0): how often left-behind events are sought.
     pub outbox_sweep: Duration,
     /// `AUTH_REQUIRED`, `AUTH_CACHE_TTL_MS`.
@@ -62,6 +65,7 @@ impl Config {
             migrations: MigrationsGate::from_env(env)?,
             btc_price: UpstreamConfig::from_env(env, "BTC_PRICE")?,
             btc_price_timeout: env.positive_millis("BTC_PRICE_TIMEOUT_MS", 5000)?,
+            price_max_age: env.millis("CB_CACHE_TTL_MS", 1000)?,
             outbox_sweep: env.positive_millis("OUTBOX_SWEEP_MS", 1000)?,
             auth: AuthConfig::from_env(env)?,
         })
@@ -85,8 +89,8 @@ impl App {
         let listener = http::bind(&config.listen).await?;
         let pool = config.write_model.connect_lazy();
         let base_url = config.btc_price.base_url();
-        let prices =
-            PriceClient::new(&base_url, config.btc_price_timeout).map_err(std::io::Error::other)?;
+        let prices = PriceClient::new(&base_url, config.btc_price_timeout, config.price_max_age)
+            .map_err(std::io::Error::other)?;
         let (relay, handle) =
             OutboxRelay::new(pool.clone(), config.queue.clone(), config.outbox_sweep);
         let authenticator = Authenticator::new(config.auth.clone(), pool.clone());

@@ -1,8 +1,8 @@
 //! The use case: place one buy order for a client, exactly once per
 //! idempotence key of that client, never past the 100 BTC limit nor the
-//! client's own. A known key is replayed without a price; else the
-//! order is priced, judged and stored by the batch writer, and its event
-//! handed to the relay.
+//! client's own. A known key is replayed without asking for a price; else
+//! the order is priced, judged and stored by the batch writer (which also
+//! finds known keys, under its lock), and its event handed to the relay.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -84,20 +84,24 @@ impl PlaceOrder {
         client: ClientId,
         request: &OrderRequest,
     ) -> Result<Placed, PlaceError> {
-        let key = request.idempotence_key;
-        if let Some(record) = storage::find_idempotence_record(&self.pool, client.0, key).await? {
-            return Ok(rules::replay(&record, request.amount, key)?);
-        }
-        let rate = self.prices.buy_price(request.amount.currency()).await?;
+        let currency = request.amount.currency();
+        let rate = match self.prices.at_hand(currency) {
+            // The writer finds a known key under its lock anyway, so with a
+            // price at hand a lookup of our own would only repeat its work.
+            Some(rate) => rate,
+            // A replay needs no price: look for one before asking.
+            None => match self.replay_if_known(client, request).await? {
+                Some(replayed) => return Ok(replayed),
+                None => self.prices.buy_price(currency).await?,
+            },
+        };
         let Ok(btc_amount) = btc_for(request.amount, rate) else {
-            // Far more BTC than the limit: refuse without a transaction.
-            let running_total = storage::running_total(&self.pool).await?;
-            return Err(Refusal::limit_exceeded(running_total).into());
+            return self.refuse_beyond_any_limit(client, request).await;
         };
         let order = NewOrder {
             external_id: Uuid::now_v7(),
             client_id: client.0,
-            idempotence_key: key,
+            idempotence_key: request.idempotence_key,
             amount: request.amount,
             btc_rate: rate.value(),
             btc_amount,
@@ -107,5 +111,33 @@ impl PlaceOrder {
             self.relay.publish(event.clone());
         }
         Ok(placed)
+    }
+
+    /// The order of an earlier request with this key, or the refusal of a
+    /// different request with it; `None` for a new key.
+    async fn replay_if_known(
+        &self,
+        client: ClientId,
+        request: &OrderRequest,
+    ) -> Result<Option<Placed>, PlaceError> {
+        let key = request.idempotence_key;
+        match storage::find_idempotence_record(&self.pool, client.0, key).await? {
+            Some(record) => Ok(Some(rules::replay(&record, request.amount, key)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// An order for far more BTC than the limit is refused without a
+    /// transaction, unless its key tells of an earlier request.
+    async fn refuse_beyond_any_limit(
+        &self,
+        client: ClientId,
+        request: &OrderRequest,
+    ) -> Result<Placed, PlaceError> {
+        if let Some(replayed) = self.replay_if_known(client, request).await? {
+            return Ok(replayed);
+        }
+        let running_total = storage::running_total(&self.pool).await?;
+        Err(Refusal::limit_exceeded(running_total).into())
     }
 }

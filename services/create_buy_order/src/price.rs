@@ -1,48 +1,86 @@
 //! The client of the internal price service: `GET {btc_price}/buy?currency=USD`.
+//! A quote is kept until it is `CB_CACHE_TTL_MS` old, counted from when
+//! btc_price had it from Coinbase, so keeping it here adds nothing to the age
+//! a price may have; concurrent misses share one call.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use domain::{BtcRate, Currency};
+use platform::coalescing_cache::CoalescingCache;
 use reqwest::StatusCode;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 /// `{"timestamp": "...", "currency": "USD", "rate": "48478.88"}`
 #[derive(Deserialize)]
 struct PriceBody {
+    #[serde(with = "time::serde::rfc3339")]
+    timestamp: OffsetDateTime,
     rate: String,
 }
 
 /// Why no price could be had. The details (addresses, upstream bodies) are
-/// for the event log, never for the client.
-#[derive(Debug, thiserror::Error)]
+/// for the event log, never for the client. Shared by the requests that
+/// waited for the same call.
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum PriceError {
     #[error("the price service could not be reached: {0}")]
-    Unreachable(#[source] reqwest::Error),
+    Unreachable(#[source] Arc<reqwest::Error>),
     #[error("the price service answered HTTP {status}: {body}")]
     Refused { status: StatusCode, body: String },
     #[error("the price service gave no usable price: {0}")]
     Unusable(String),
 }
 
+impl From<reqwest::Error> for PriceError {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Unreachable(Arc::new(error))
+    }
+}
+
 pub(crate) struct PriceClient {
     http: reqwest::Client,
     buy_url: String,
     healthcheck_url: String,
+    /// How old a price may be when an order uses it.
+    max_age: Duration,
+    kept: CoalescingCache<Currency, BtcRate, PriceError>,
 }
 
 impl PriceClient {
-    /// A client of the price service at `base_url`, giving up after `timeout`.
-    pub(crate) fn new(base_url: &str, timeout: Duration) -> reqwest::Result<Self> {
+    /// A client of the price service at `base_url`, giving up after
+    /// `timeout`, using a price until it is `max_age` old (zero: never keep one).
+    pub(crate) fn new(
+        base_url: &str,
+        timeout: Duration,
+        max_age: Duration,
+    ) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             http,
             buy_url: format!("{base_url}/buy"),
             healthcheck_url: format!("{base_url}/healthcheck"),
+            max_age,
+            kept: CoalescingCache::default(),
         })
+    }
+
+    /// A price of 1 BTC in `currency` young enough to use, if one is at hand.
+    pub(crate) fn at_hand(&self, currency: Currency) -> Option<BtcRate> {
+        self.kept.peek(&currency)
     }
 
     /// The price of 1 BTC in `currency`; fails when no usable price can be had.
     pub(crate) async fn buy_price(&self, currency: Currency) -> Result<BtcRate, PriceError> {
+        let (rate, lookup) = self.kept.get(&currency, || self.ask(currency)).await;
+        lookup.count_as_price_lookup();
+        rate
+    }
+
+    /// Asks the price service; the price, and how much longer it may be used.
+    async fn ask(&self, currency: Currency) -> Result<(BtcRate, Duration), PriceError> {
+        let asked = Instant::now();
         let mut request = self
             .http
             .get(&self.buy_url)
@@ -51,7 +89,7 @@ impl PriceClient {
         if let Some(id) = platform::request_id::current() {
             request = request.header(platform::request_id::HEADER, id);
         }
-        let response = request.send().await.map_err(PriceError::Unreachable)?;
+        let response = request.send().await?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -61,17 +99,18 @@ impl PriceClient {
             .json()
             .await
             .map_err(|error| PriceError::Unusable(error.to_string()))?;
-        BtcRate::parse(&body.rate).map_err(|error| PriceError::Unusable(error.to_string()))
+        let rate =
+            BtcRate::parse(&body.rate).map_err(|error| PriceError::Unusable(error.to_string()))?;
+        // Aged from btc_price's timestamp (both read the same clock in the
+        // cluster), and never as less than this call took.
+        let since_quoted = Duration::try_from(OffsetDateTime::now_utc() - body.timestamp);
+        let age = since_quoted.unwrap_or_default().max(asked.elapsed());
+        Ok((rate, self.max_age.saturating_sub(age)))
     }
 
     /// `Ok` when the price service reports itself healthy, else why not.
     pub(crate) async fn healthy(&self) -> Result<(), PriceError> {
-        let response = self
-            .http
-            .get(&self.healthcheck_url)
-            .send()
-            .await
-            .map_err(PriceError::Unreachable)?;
+        let response = self.http.get(&self.healthcheck_url).send().await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

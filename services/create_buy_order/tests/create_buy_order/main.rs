@@ -4,6 +4,7 @@
 //! request stores nothing. Faults and the whole cluster are `crates/e2e`'s.
 
 mod locks;
+mod price_keeping;
 mod replay;
 mod validation;
 
@@ -28,7 +29,14 @@ struct Harness {
 }
 
 impl Harness {
+    /// Every order asks for its price, so a test sees each rate it sets.
     async fn start() -> Self {
+        Self::keeping_prices_for(Duration::ZERO).await
+    }
+
+    /// create_buy_order may use a price until it is `price_max_age` old;
+    /// btc_price keeps none.
+    async fn keeping_prices_for(price_max_age: Duration) -> Self {
         let write_model = TestDatabase::migrated(&schema::WRITE_MODEL).await;
         let read_model = TestDatabase::migrated(&schema::READ_MODEL).await;
         let coinbase = FakeCoinbase::start().await;
@@ -53,6 +61,8 @@ impl Harness {
         vars.extend(queue.to_env());
         vars.extend(upstream("MIGRATION", &migration));
         vars.extend(upstream("BTC_PRICE", &btc_price));
+        let max_age_ms = price_max_age.as_millis().to_string();
+        vars.push(("CB_CACHE_TTL_MS".into(), max_age_ms));
         let config = create_buy_order::Config::from_env(&listening(vars)).expect("config");
         let app = create_buy_order::App::build(config).await.expect("binding");
         let service = InProcess::spawn(app.local_addr().expect("bound"), |s| app.run(s));
