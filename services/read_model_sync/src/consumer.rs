@@ -148,16 +148,22 @@ impl Consumer {
             refused = self.store(&events) => refused,
         };
         let committed = OffsetDateTime::now_utc();
+        let is_refused = |event: &BuyOrderEvent| refused.iter().find(|(id, _)| *id == event.id);
         for (delivery, event) in &events {
-            if let Some(reason) = refused
-                .iter()
-                .find(|(id, _)| *id == event.id)
-                .map(|(_, r)| r)
-            {
+            if let Some((_, reason)) = is_refused(event) {
                 self.dead_letter(channel, delivery, reason).await?;
-                continue;
             }
-            delivery.ack(BasicAckOptions::default()).await?;
+        }
+        let synced: Vec<_> = events
+            .iter()
+            .filter(|(_, e)| is_refused(e).is_none())
+            .collect();
+        // One acknowledgement for the batch: every delivery up to its last
+        // synced one is either synced or already parked and acknowledged.
+        if let Some((last, _)) = synced.last() {
+            last.ack(BasicAckOptions { multiple: true }).await?;
+        }
+        for (delivery, event) in synced {
             // From the order's commit in the write model to its row's here.
             let lag = (committed - event.created_at).as_seconds_f64().max(0.0);
             metrics::histogram!("sync_lag_seconds").record(lag);
