@@ -5,6 +5,9 @@
 # then `down`. Figures go to stdout and to target/bench/results-<time>.jsonl.
 #   scripts/bench.sh            the whole run (a few minutes)
 #   BENCH_QUICK=1 scripts/bench.sh   fewer requests, for a smoke run
+#   BENCH_BASELINE=REV scripts/bench.sh   then the C=64 scenarios on REV's
+#                                   binaries and on these, alternately
+#                                   (scripts/bench/before-after.sh)
 set -euo pipefail
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root_dir"
@@ -69,4 +72,8 @@ for c in sorted(ceiling):
     ratio = f"{ours / ceiling[c]:.2f}x" if ours else "-"
     print(f"c={c:<3} pgbench {ceiling[c]:>9.1f} tps   create {ours or 0:>9.1f}/s   create/pgbench {ratio}")
 PY
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+    scripts/local-cluster.sh down >/dev/null
+    scripts/bench/before-after.sh "$BENCH_BASELINE" "$results"
+fi
 echo "== results: $results"

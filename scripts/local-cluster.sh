@@ -7,14 +7,16 @@
 #   scripts/local-cluster.sh down     stops the services, and PostgreSQL and
 #                                     RabbitMQ if `up` started them
 # FAKE_COINBASE=1 also starts fake_coinbase and points btc_price at it, for
-# machines that cannot reach Coinbase. Logs and pids: target/local-cluster/.
+# machines that cannot reach Coinbase. RSDIST_BIN_DIR=<dir> runs the binaries
+# found there instead of building (the benchmark's baseline). Logs and pids:
+# target/local-cluster/.
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$root_dir/scripts/env.sh"
 run_dir="$root_dir/target/local-cluster"
-bin_dir="$root_dir/target/release"
+bin_dir="${RSDIST_BIN_DIR:-$root_dir/target/release}"
 # shellcheck source=scripts/services.sh
 source "$root_dir/scripts/services.sh"
 services=("${RUST_SERVICES[@]}")
@@ -63,10 +65,12 @@ wait_healthy() {
 up() {
     mkdir -p "$run_dir"
     BACKING_STARTED_FILE="$run_dir/backing-started" "$root_dir/scripts/backing-services.sh" >/dev/null
-    log "building the release binaries"
-    local packages=("${services[@]/#/-p}")
-    cargo build --release --quiet --bins --manifest-path "$root_dir/Cargo.toml" \
-        "${packages[@]}" -p testkit
+    if [[ -z ${RSDIST_BIN_DIR:-} ]]; then
+        log "building the release binaries"
+        local packages=("${services[@]/#/-p}")
+        cargo build --release --quiet --bins --manifest-path "$root_dir/Cargo.toml" \
+            "${packages[@]}" -p testkit
+    fi
     if [[ -z ${LOG_FORMAT:-} ]] && ! (exec 3<>"/dev/tcp/$LOGGING_HOST/$LOGGING_PORT") 2>/dev/null; then
         log "no fluentd at $LOGGING_HOST:$LOGGING_PORT: events go to the logs only"
         export LOG_FORMAT=json
