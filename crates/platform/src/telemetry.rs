@@ -9,6 +9,7 @@
 pub mod fluentd;
 
 use crate::events;
+use std::io::BufWriter;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -114,9 +115,12 @@ pub fn init(
                 .lossy(true)
                 .buffered_lines_limit(STDOUT_BUFFERED_LINES)
                 .thread_name("telemetry-stdout");
+            // Buffered: the writer thread flushes whenever it has written
+            // every line waiting, so a burst of events costs one write, not
+            // one per line, and a lone event still goes out at once.
             let (writer, flushing) = match console {
-                Console::Stdout => builder.finish(std::io::stdout()),
-                Console::Stderr => builder.finish(std::io::stderr()),
+                Console::Stdout => builder.finish(BufWriter::new(std::io::stdout())),
+                Console::Stderr => builder.finish(BufWriter::new(std::io::stderr())),
             };
             let dropped = writer.error_counter();
             let _ = STDOUT_DROPS.set(dropped.clone());
