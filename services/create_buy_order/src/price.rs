@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::{BtcRate, Currency};
-use platform::coalescing_cache::CoalescingCache;
+use platform::coalescing_cache::{CoalescingCache, Lookup};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -68,7 +68,9 @@ impl PriceClient {
 
     /// A price of 1 BTC in `currency` young enough to use, if one is at hand.
     pub(crate) fn at_hand(&self, currency: Currency) -> Option<BtcRate> {
-        self.kept.peek(&currency)
+        let rate = self.kept.peek(&currency)?;
+        Lookup::Hit.count_as_price_lookup();
+        Some(rate)
     }
 
     /// The price of 1 BTC in `currency`; fails when no usable price can be had.
