@@ -191,7 +191,8 @@ impl ComposeCluster {
             response.status()
         );
         // btc_price may hold a quote from before (its healthcheck keeps one
-        // fresh) for up to CB_CACHE_TTL_MS: past that, every price is new.
+        // fresh), and create_buy_order a quote of btc_price's, each until the
+        // quote is CB_CACHE_TTL_MS old: past that, every price is new.
         let ttl_ms: u64 = self.var("CB_CACHE_TTL_MS").parse().unwrap_or(1000);
         tokio::time::sleep(Duration::from_millis(ttl_ms + 250)).await;
     }
