@@ -5,9 +5,8 @@
 //! a revocation takes effect within that time. `AUTH_REQUIRED=false` turns
 //! checking off: every request then acts as client 1, as in the original.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -18,6 +17,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::api_error::ApiError;
+use crate::coalescing_cache::CoalescingCache;
 use crate::config::{ConfigError, Env};
 use crate::events;
 
@@ -59,16 +59,15 @@ pub fn key_hash(key: &str) -> KeyHash {
 /// A key as the write model knows it: its SHA-256.
 type KeyHash = [u8; 32];
 
-/// When a key was checked, and its client (None: no such key, or revoked).
-type Checked = (Instant, Option<ClientId>);
-
 /// Checks keys against the write model's `api_key` table, through a cache.
 pub struct Authenticator {
     /// The write model, where the keys are; None when checking is off.
     keys: Option<PgPool>,
     /// How long a checked key is trusted (`AUTH_CACHE_TTL_MS`).
     cache_ttl: Duration,
-    checked: Mutex<HashMap<KeyHash, Checked>>,
+    /// Each checked key's client (None: no such key, or revoked); concurrent
+    /// first uses of a key share one lookup.
+    checked: CoalescingCache<KeyHash, Option<ClientId>, Arc<sqlx::Error>>,
 }
 
 impl Authenticator {
@@ -78,7 +77,7 @@ impl Authenticator {
         Arc::new(Self {
             keys: config.required.then_some(keys),
             cache_ttl: config.cache_ttl,
-            checked: Mutex::default(),
+            checked: CoalescingCache::with_capacity(CACHE_CAPACITY),
         })
     }
 
@@ -87,7 +86,7 @@ impl Authenticator {
         Arc::new(Self {
             keys: None,
             cache_ttl: Duration::ZERO,
-            checked: Mutex::default(),
+            checked: CoalescingCache::with_capacity(CACHE_CAPACITY),
         })
     }
 
@@ -106,40 +105,29 @@ impl Authenticator {
         };
         let key = bearer_key(headers)?;
         let hash = key_hash(key);
-        let client = match self.cached(&hash) {
-            Some(client) => client,
-            None => self.look_up(keys, hash).await?,
-        };
-        client.ok_or_else(|| {
+        let (client, _) = self.checked.get(&hash, || self.look_up(keys, hash)).await;
+        client.map_err(ApiError::database)?.ok_or_else(|| {
             tracing::info!(message = events::API_KEY_REFUSED);
             ApiError::Unauthorized("the API key is unknown or revoked".into())
         })
     }
 
-    fn cached(&self, hash: &KeyHash) -> Option<Option<ClientId>> {
-        let checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
-        let (at, client) = checked.get(hash)?;
-        (at.elapsed() < self.cache_ttl).then_some(*client)
-    }
-
     /// Finds the key's client and notes its use, in one statement; the
     /// lookup is by hash, so the time it takes tells nothing of the key.
-    async fn look_up(&self, keys: &PgPool, hash: KeyHash) -> Result<Option<ClientId>, ApiError> {
+    /// The answer, good or bad, is trusted for the cache's TTL.
+    async fn look_up(
+        &self,
+        keys: &PgPool,
+        hash: KeyHash,
+    ) -> Result<(Option<ClientId>, Duration), Arc<sqlx::Error>> {
         let client: Option<i64> = sqlx::query_scalar(
             "UPDATE api_key SET last_used_at = now() \
              WHERE key_hash = $1 AND revoked_at IS NULL RETURNING client_id",
         )
         .bind(&hash[..])
         .fetch_optional(keys)
-        .await
-        .map_err(ApiError::database)?;
-        let client = client.map(ClientId);
-        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
-        if checked.len() >= CACHE_CAPACITY {
-            checked.clear();
-        }
-        checked.insert(hash, (Instant::now(), client));
-        Ok(client)
+        .await?;
+        Ok((client.map(ClientId), self.cache_ttl))
     }
 }
 

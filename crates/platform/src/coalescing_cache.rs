@@ -55,12 +55,25 @@ impl<V, E> Default for Slot<V, E> {
 /// Values by key, each kept until the deadline its fetch gave it.
 pub struct CoalescingCache<K, V, E> {
     slots: Mutex<HashMap<K, Slot<V, E>>>,
+    /// Keys held at most; a new key past it makes the cache start afresh.
+    capacity: usize,
 }
 
 impl<K, V, E> Default for CoalescingCache<K, V, E> {
+    /// A cache of as many keys as are asked for (for a small, fixed set).
     fn default() -> Self {
+        Self::with_capacity(usize::MAX)
+    }
+}
+
+impl<K, V, E> CoalescingCache<K, V, E> {
+    /// A cache of at most `capacity` keys: when a new key would pass it,
+    /// everything kept is forgotten (fetches in flight still answer their
+    /// waiters), so keys chosen by clients cannot grow it without bound.
+    pub fn with_capacity(capacity: usize) -> Self {
         Self {
             slots: Mutex::default(),
+            capacity,
         }
     }
 }
@@ -82,6 +95,9 @@ where
     {
         let (flight, lookup) = {
             let mut slots = self.slots();
+            if slots.len() >= self.capacity && !slots.contains_key(key) {
+                slots.clear();
+            }
             let slot = slots.entry(key.clone()).or_default();
             match (&slot.kept, &slot.in_flight) {
                 (Some((deadline, value)), _) if Instant::now() < *deadline => {
@@ -195,5 +211,18 @@ mod tests {
             .get(&"USD", || fetch_counted(&calls, Duration::from_secs(1)))
             .await;
         assert_eq!(other_key, (Ok(2), Lookup::Miss), "keys are kept apart");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_key_past_the_capacity_makes_the_cache_start_afresh() {
+        let (cache, calls) = (Cache::with_capacity(2), AtomicU32::new(0));
+        let kept = Duration::from_secs(60);
+        for key in ["EUR", "GBP"] {
+            let _ = cache.get(&key, || fetch_counted(&calls, kept)).await;
+        }
+        assert_eq!(cache.peek(&"EUR"), Some(1), "within the capacity");
+        let _ = cache.get(&"USD", || fetch_counted(&calls, kept)).await;
+        assert_eq!([cache.peek(&"EUR"), cache.peek(&"GBP")], [None, None]);
+        assert_eq!(cache.peek(&"USD"), Some(3));
     }
 }

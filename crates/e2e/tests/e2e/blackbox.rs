@@ -223,19 +223,14 @@ async fn each_public_api_serves_its_document_its_docs_page_and_its_metrics() {
             document["paths"][operation].is_object(),
             "{base}: no {operation}"
         );
-        let docs = get("/docs/").await.expect("/docs/");
-        assert_eq!(docs.status(), 200, "{base}/docs/");
-        let page = docs.text().await.expect("the page");
-        assert!(
-            page.contains("swagger-ui-bundle.js"),
-            "{base}/docs/: {page}"
-        );
-        let metrics = get("/metrics").await.expect("/metrics");
-        assert_eq!(metrics.status(), 200, "{base}/metrics");
-        let text = metrics.text().await.expect("the metrics");
-        assert!(
-            text.contains("http_requests_total{"),
-            "{base}/metrics: {text}"
-        );
+        for (path, expected) in [
+            ("/docs/", "swagger-ui-bundle.js"),
+            ("/metrics", "http_requests_total{"),
+        ] {
+            let response = get(path).await.expect(path);
+            assert_eq!(response.status(), 200, "{base}{path}");
+            let text = response.text().await.expect("the body");
+            assert!(text.contains(expected), "{base}{path}: {text}");
+        }
     }
 }
