@@ -3,6 +3,8 @@
 
 # shellcheck source=scripts/services.sh
 source "$(dirname "${BASH_SOURCE[0]}")/services.sh"
+# shellcheck source=scripts/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 require_docker_engine() {
     if ! type -P docker >/dev/null; then
@@ -17,10 +19,13 @@ require_docker_engine() {
 
 # Sets the array `compose` to the compose command this machine has.
 # shellcheck disable=SC2034 # used by the scripts that source this one
+# Where neither is there but the engine is, installs Debian's docker-compose
+# (as root), as the test suite's static checks do.
 find_compose() {
     if docker compose version >/dev/null 2>&1; then
         compose=(docker compose)
-    elif type -P docker-compose >/dev/null; then
+    elif type -P docker-compose >/dev/null ||
+        { type -P docker >/dev/null && apt_install docker-compose; }; then
         compose=(docker-compose)
     else
         echo "Docker Compose is not installed; run the cluster natively with ./run.sh --local" >&2
