@@ -5,10 +5,15 @@ use crate::events;
 use std::time::Duration;
 
 use crate::health::NotReady;
+use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::{ConfigError, Env};
 use crate::retry;
+
+/// How long a pooled connection may sit idle and still be handed out
+/// without a test.
+const TEST_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// One database: `{PREFIX}_HOST`, `_PORT`, `_NAME`, `_USER`, `_PWD`,
 /// `_RETRY_WAIT_S` (default 2), `_POOL_SIZE` (default 10), and the bounds on
@@ -31,6 +36,9 @@ pub struct DatabaseConfig {
     /// A wait for a lock longer than this fails (SQLSTATE 55P03), so that a
     /// session holding the running total cannot stall every create.
     pub lock_timeout: Duration,
+    /// Whether each statement is planned once per connection, for all its
+    /// runs, rather than as PostgreSQL chooses (see [`Self::planning_once`]).
+    plan_once: bool,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -61,6 +69,7 @@ impl DatabaseConfig {
             pool_size: env.positive(&var("POOL_SIZE"), 10)?,
             statement_timeout: env.millis(&var("STATEMENT_TIMEOUT_MS"), 5000)?,
             lock_timeout: env.millis(&var("LOCK_TIMEOUT_MS"), 2000)?,
+            plan_once: false,
         })
     }
 
@@ -91,6 +100,18 @@ impl DatabaseConfig {
         }
     }
 
+    /// The same database, with each statement planned once per connection:
+    /// for statements whose best plan is the same index seek whatever their
+    /// values. PostgreSQL's own choice replans a statement on every run when
+    /// its generic plan looks costlier than a custom one, as a `LIMIT $n`
+    /// makes it look, and planning the page query cost twice its run.
+    pub fn planning_once(self) -> Self {
+        Self {
+            plan_once: true,
+            ..self
+        }
+    }
+
     /// The same database with no bound on statements or lock waits, for
     /// work that may rightly take long (migrations, a rebuild).
     pub fn without_timeouts(self) -> Self {
@@ -102,7 +123,7 @@ impl DatabaseConfig {
     }
 
     pub fn connect_options(&self) -> PgConnectOptions {
-        PgConnectOptions::new()
+        let options = PgConnectOptions::new()
             .host(&self.host)
             .port(self.port)
             .database(&self.name)
@@ -112,7 +133,11 @@ impl DatabaseConfig {
             .options([
                 ("statement_timeout", millis(self.statement_timeout)),
                 ("lock_timeout", millis(self.lock_timeout)),
-            ])
+            ]);
+        match self.plan_once {
+            true => options.options([("plan_cache_mode", "force_generic_plan")]),
+            false => options,
+        }
     }
 
     /// A pool of `pool_size` connections, opened now. Fails when the database
@@ -123,12 +148,27 @@ impl DatabaseConfig {
             .await
     }
 
-    /// The pool options every service uses: `pool_size` connections, and a
-    /// bounded wait for one so that an away database fails requests fast.
+    /// The pool options every service uses: `pool_size` connections, a
+    /// bounded wait for one so that an away database fails requests fast, and
+    /// a connection tested before use only once it has sat idle.
     fn pool_options(&self) -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(self.pool_size)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx tests every connection as it comes back to the pool (a
+            // round trip), and by default again as it is taken out: a third
+            // round trip for every query. A connection in steady use was
+            // tested moments ago; one that sat idle may have been dropped by
+            // a restarted server, and is tested before it is handed out.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= TEST_AFTER_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     /// A pool that connects on first use, so a service can start (and say

@@ -31,3 +31,51 @@ async fn a_lazy_pool_waits_until_its_database_exists() {
     assert_eq!(one, 1);
     pool.close().await;
 }
+
+/// A connection as the pool hands it out: its server process, and how it
+/// plans statements.
+async fn backend(pool: &sqlx::PgPool) -> Result<(i32, String), sqlx::Error> {
+    sqlx::query_as("SELECT pg_backend_pid(), current_setting('plan_cache_mode')")
+        .fetch_one(pool)
+        .await
+}
+
+#[tokio::test]
+async fn a_connection_the_server_dropped_while_it_sat_idle_is_replaced_before_use() {
+    let database = TestDatabase::empty().await;
+    let mut config = database.config().clone();
+    config.pool_size = 1;
+    let pool = config.connect().await.expect("a pool");
+    let (dropped, _) = backend(&pool).await.expect("a query");
+
+    let admin = database.pool().await;
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(dropped)
+        .execute(&admin)
+        .await
+        .expect("ending the pool's connection, as a restarted server would");
+    // Long enough idle for the pool to test the connection before handing it out.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+
+    let (replacement, _) = backend(&pool)
+        .await
+        .expect("the next query runs, on a new connection");
+    assert_ne!(replacement, dropped);
+    pool.close().await;
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn a_pool_planning_once_plans_each_statement_once_for_all_its_runs() {
+    let database = TestDatabase::empty().await;
+    let chosen_by_postgres = database.pool().await;
+    let planning_once = database.config().clone().planning_once();
+    let planning_once = planning_once.connect().await.expect("a pool");
+
+    let (_, mode) = backend(&chosen_by_postgres).await.expect("a query");
+    assert_eq!(mode, "auto");
+    let (_, mode) = backend(&planning_once).await.expect("a query");
+    assert_eq!(mode, "force_generic_plan");
+    chosen_by_postgres.close().await;
+    planning_once.close().await;
+}
