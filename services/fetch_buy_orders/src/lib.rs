@@ -62,7 +62,8 @@ impl App {
     /// cannot be bound.
     pub async fn build(config: Config) -> std::io::Result<Self> {
         let listener = http::bind(&config.listen).await?;
-        let pool = config.read_model.connect_lazy();
+        // Its statements are index seeks whatever the values: see `planning_once`.
+        let pool = config.read_model.clone().planning_once().connect_lazy();
         let startup = Readiness::starting("waiting for migrations");
         let authenticator = match &config.key_store {
             Some(keys) => Authenticator::new(config.auth.clone(), keys.connect_lazy()),
