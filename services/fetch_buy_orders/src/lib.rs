@@ -42,7 +42,8 @@ impl Config {
         };
         Ok(Self {
             listen: ListenConfig::from_env(env)?,
-            read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?,
+            // Its statements are index seeks whatever the values: see `planning_once`.
+            read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?.planning_once(),
             migrations: MigrationsGate::from_env(env)?,
             auth,
             key_store,
@@ -62,8 +63,7 @@ impl App {
     /// cannot be bound.
     pub async fn build(config: Config) -> std::io::Result<Self> {
         let listener = http::bind(&config.listen).await?;
-        // Its statements are index seeks whatever the values: see `planning_once`.
-        let pool = config.read_model.clone().planning_once().connect_lazy();
+        let pool = config.read_model.connect_lazy();
         let startup = Readiness::starting("waiting for migrations");
         let authenticator = match &config.key_store {
             Some(keys) => Authenticator::new(config.auth.clone(), keys.connect_lazy()),
