@@ -24,14 +24,13 @@ scale=1
 n() { echo $(($1 / scale)); }
 results="target/bench/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 bench() { target/release/bench "$@" --json "$results"; }
-pg() { PGPASSWORD=$WRITE_MODEL_DB_PWD psql -q -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" -U "$WRITE_MODEL_DB_USER" "$@"; }
+# shellcheck source=scripts/bench/databases.sh
+source scripts/bench/databases.sh
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sr)"
 scripts/local-cluster.sh down >/dev/null 2>&1 || true
 scripts/backing-services.sh >/dev/null
-for db in "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME" rsdist_pgbench; do
-    pg -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-done
+fresh_databases "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME" rsdist_pgbench
 cargo build --release --quiet -p bench
 FAKE_COINBASE=1 scripts/local-cluster.sh up
 trap 'scripts/local-cluster.sh down' EXIT
@@ -54,7 +53,7 @@ bench load --rows "$(n 1000000)"
 bench depth -n "$(n 5000)" -c 8 --depth "$(n 999000)"
 
 echo "== pgbench: the create transaction alone, on the same PostgreSQL"
-for file in migrations/write_model/*.sql; do pg -d rsdist_pgbench -f "$file" >/dev/null; done
+for file in migrations/write_model/*.sql; do bench_psql -d rsdist_pgbench -f "$file" >/dev/null; done
 for clients in 1 8 64; do
     tps=$(PGPASSWORD=$WRITE_MODEL_DB_PWD pgbench -n -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" \
         -U "$WRITE_MODEL_DB_USER" -f scripts/bench/create_order.sql -c "$clients" -j 2 \

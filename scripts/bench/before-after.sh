@@ -16,6 +16,8 @@ cd "$root_dir"
 source scripts/env.sh
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+# shellcheck source=scripts/bench/databases.sh
+source scripts/bench/databases.sh
 
 rev=$(git rev-parse --short "$1")
 results=$2
@@ -38,21 +40,12 @@ build_baseline() {
     git worktree remove --force "$src"
 }
 
-fresh_databases() {
-    local db
-    for db in "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME"; do
-        PGPASSWORD=$WRITE_MODEL_DB_PWD psql -q -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" \
-            -U "$WRITE_MODEL_DB_USER" -d postgres \
-            -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-    done
-}
-
 # One side of one round: the cluster on `bin_dir`, the scenarios, down.
 measure() {
     local side=$1 round=$2 bin_dir=$3 lines
     lines=$(mktemp)
     echo "== $side (round $round): $bin_dir"
-    fresh_databases
+    fresh_databases "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME"
     RSDIST_BIN_DIR=$bin_dir FAKE_COINBASE=1 scripts/local-cluster.sh up >/dev/null 2>&1
     target/release/bench create -n $((20000 / scale)) -c 64 --json "$lines"
     target/release/bench fetch -n $((40000 / scale)) -c 64 --json "$lines"

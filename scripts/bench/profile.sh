@@ -33,12 +33,11 @@ bin_dir="$root_dir/target/profiling"
 out="target/bench/profile-$service-$scenario"
 mkdir -p target/bench
 
-pg() { PGPASSWORD=$WRITE_MODEL_DB_PWD psql -qX -h "$WRITE_MODEL_DB_HOST" -p "$WRITE_MODEL_DB_PORT" -U "$WRITE_MODEL_DB_USER" "$@"; }
+# shellcheck source=scripts/bench/databases.sh
+source scripts/bench/databases.sh
 scripts/local-cluster.sh down >/dev/null 2>&1 || true
 scripts/backing-services.sh >/dev/null
-for db in "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME"; do
-    pg -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-done
+fresh_databases "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME"
 RSDIST_BIN_DIR=$bin_dir FAKE_COINBASE=1 scripts/local-cluster.sh up >/dev/null
 trap 'scripts/local-cluster.sh down >/dev/null 2>&1' EXIT
 pid=$(cat "target/local-cluster/$service.pid")
@@ -47,7 +46,7 @@ pid=$(cat "target/local-cluster/$service.pid")
 # then exist) and the extension can be made (as the server's superuser).
 statements=false
 superuser() { runuser -u postgres -- psql -qX -d "$WRITE_MODEL_DB_NAME" "$@"; }
-if [[ $(pg -d postgres -Atc "SELECT count(*) FROM pg_settings WHERE name = 'pg_stat_statements.max'") == 1 ]] &&
+if [[ $(bench_psql -d postgres -Atc "SELECT count(*) FROM pg_settings WHERE name = 'pg_stat_statements.max'") == 1 ]] &&
     superuser -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' -c 'SELECT pg_stat_statements_reset()' >/dev/null 2>&1; then
     statements=true
 else
