@@ -6,20 +6,22 @@
 //! counts) lines past a bound when stdout is not read; for fluentd see
 //! [`fluentd`].
 
+mod console;
 pub mod fluentd;
+mod json_lines;
 
 use crate::events;
-use std::io::BufWriter;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{ConfigError, Env};
 use fluentd::{FluentdConfig, FluentdLayer, Forwarder};
+use json_lines::JsonLines;
 
 /// Where events are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,19 +44,15 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Lines the stdout writer holds while stdout is slow (a full pipe, a stalled
-/// log collector); past this, lines are dropped and counted.
-const STDOUT_BUFFERED_LINES: usize = 64 * 1024;
-
 /// The stdout writer's count of dropped lines, for [`record_stdout_drops`].
-static STDOUT_DROPS: OnceLock<ErrorCounter> = OnceLock::new();
+static STDOUT_DROPS: OnceLock<Arc<AtomicU64>> = OnceLock::new();
 
 /// Brings `log_events_dropped_total{sink="stdout"}` up to the stdout writer's
 /// own count, which it keeps itself; called before metrics are rendered.
 pub fn record_stdout_drops() {
     if let Some(dropped) = STDOUT_DROPS.get() {
         metrics::counter!("log_events_dropped_total", "sink" => "stdout")
-            .absolute(dropped.dropped_lines() as u64);
+            .absolute(dropped.load(Ordering::Relaxed));
     }
 }
 
@@ -63,7 +61,7 @@ pub fn record_stdout_drops() {
 /// stderr how many stdout lines were dropped, if any.
 pub struct TelemetryGuard {
     forwarder: Option<Forwarder>,
-    stdout: Option<(WorkerGuard, ErrorCounter)>,
+    stdout: Option<console::ConsoleGuard>,
 }
 
 impl Drop for TelemetryGuard {
@@ -71,12 +69,13 @@ impl Drop for TelemetryGuard {
         if let Some(forwarder) = self.forwarder.take() {
             forwarder.flush(Duration::from_secs(2));
         }
-        if let Some((flushing, dropped)) = self.stdout.take() {
-            drop(flushing);
-            if dropped.dropped_lines() > 0 {
+        if let Some(console) = self.stdout.take() {
+            let dropped = console.drops();
+            drop(console);
+            let dropped = dropped.load(Ordering::Relaxed);
+            if dropped > 0 {
                 eprintln!(
-                    "telemetry: {} event lines were dropped because stdout was not read fast enough",
-                    dropped.dropped_lines()
+                    "telemetry: {dropped} event lines were dropped because stdout was not read fast enough"
                 );
             }
         }
@@ -106,35 +105,10 @@ pub fn init(
         LogFormat::Fluentd | LogFormat::Both => Some(FluentdConfig::from_env(env, service)?),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Written by a thread of its own, so that a stdout nobody reads (a full
-    // pipe) never blocks a request: past the buffer, lines are dropped.
-    let (stdout, stdout_guard) = match format {
+    let (json, stdout) = match format {
         LogFormat::Fluentd => (None, None),
-        LogFormat::Json | LogFormat::Both => {
-            let builder = NonBlockingBuilder::default()
-                .lossy(true)
-                .buffered_lines_limit(STDOUT_BUFFERED_LINES)
-                .thread_name("telemetry-stdout");
-            // Buffered: the writer thread flushes whenever it has written
-            // every line waiting, so a burst of events costs one write, not
-            // one per line, and a lone event still goes out at once.
-            let (writer, flushing) = match console {
-                Console::Stdout => builder.finish(BufWriter::new(std::io::stdout())),
-                Console::Stderr => builder.finish(BufWriter::new(std::io::stderr())),
-            };
-            let dropped = writer.error_counter();
-            let _ = STDOUT_DROPS.set(dropped.clone());
-            (Some(writer), Some((flushing, dropped)))
-        }
+        LogFormat::Json | LogFormat::Both => json_lines_to(console, service),
     };
-    let json = stdout.map(|writer| {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(writer)
-    });
     let (fluentd_layer, forwarder) = match fluentd {
         Some(config) => {
             let (layer, forwarder) = FluentdLayer::start(config);
@@ -155,8 +129,31 @@ pub fn init(
         version = env!("CARGO_PKG_VERSION"),
         message = events::SERVICE_STARTED
     );
-    Ok(TelemetryGuard {
-        forwarder,
-        stdout: stdout_guard,
-    })
+    Ok(TelemetryGuard { forwarder, stdout })
+}
+
+/// The JSON lines layer writing to `console`, through a thread of its own so
+/// that a console nobody reads (a full pipe) never blocks a request; none if
+/// that thread cannot be started.
+fn json_lines_to(
+    console: Console,
+    service: &str,
+) -> (
+    Option<JsonLines<console::ConsoleLines>>,
+    Option<console::ConsoleGuard>,
+) {
+    let started = match console {
+        Console::Stdout => console::start(std::io::stdout()),
+        Console::Stderr => console::start(std::io::stderr()),
+    };
+    match started {
+        Ok((lines, guard)) => {
+            let _ = STDOUT_DROPS.set(guard.drops());
+            (Some(JsonLines::new(lines)), Some(guard))
+        }
+        Err(error) => {
+            eprintln!("{service}: telemetry: cannot start the console thread: {error}");
+            (None, None)
+        }
+    }
 }
