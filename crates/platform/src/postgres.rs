@@ -1,6 +1,10 @@
 //! PostgreSQL settings and pools. A database that is not there yet is waited
 //! for, never a reason to crash.
 
+mod held_connection;
+
+pub use held_connection::HeldConnection;
+
 use crate::events;
 use std::time::Duration;
 

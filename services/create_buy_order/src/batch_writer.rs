@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use domain::BuyOrderEvent;
+use platform::postgres::HeldConnection;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -76,12 +77,16 @@ impl BatchWriter {
 
 async fn write_batches(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // One connection for every batch: taking one from the pool for each
+    // would add a wait and a round trip while every create waits.
+    let mut connection = HeldConnection::new(pool.clone());
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let orders: Vec<&NewOrder> = batch.iter().map(|pending| &pending.order).collect();
         metrics::histogram!("batch_writer_batch_size").record(orders.len() as f64);
-        let outcomes = match write(&pool, &orders).await {
+        let outcomes = match write(&mut connection, &orders).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
+                connection.discard();
                 let outcome = failed_batch(&pool, error).await;
                 orders.iter().map(|_| outcome.clone()).collect()
             }
@@ -94,9 +99,11 @@ async fn write_batches(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
 }
 
 /// One transaction for the batch; an outcome per order, in order.
-async fn write(pool: &PgPool, orders: &[&NewOrder]) -> Result<Vec<Outcome>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let running_total = storage::lock_running_total(&mut tx).await?;
+async fn write(
+    connection: &mut HeldConnection,
+    orders: &[&NewOrder],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut tx = storage::begin_locked(connection.get().await?).await?;
     let keys: Vec<ClientKey> = orders
         .iter()
         .map(|order| (order.client_id, order.idempotence_key))
@@ -109,7 +116,7 @@ async fn write(pool: &PgPool, orders: &[&NewOrder]) -> Result<Vec<Outcome>, sqlx
     let mut clients: Vec<i64> = keys.iter().map(|(client, _)| *client).collect();
     clients.sort_unstable();
     clients.dedup();
-    let limits = storage::client_limits(&mut *tx, &clients).await?;
+    let (running_total, limits) = storage::running_total_and_limits(&mut *tx, &clients).await?;
     let decisions = rules::decide(orders, &stored, running_total, &limits);
     let accepted: Vec<&NewOrder> = decisions
         .iter()

@@ -18,11 +18,12 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation};
 use platform::health::{NotReady, Readiness};
+use platform::postgres::HeldConnection;
 use platform::queue_session::{QueueWork, SessionEvents, keep_session};
 use platform::rabbitmq::QueueConfig;
 use platform::retry;
-use sqlx::PgPool;
 use time::OffsetDateTime;
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::storage;
@@ -41,7 +42,9 @@ pub(crate) enum ConsumeError {
 }
 
 pub(crate) struct Consumer {
-    pub pool: PgPool,
+    /// The read model, through one connection kept for every batch (see
+    /// `HeldConnection`); only the consumer's own task takes this lock.
+    pub read_model: Mutex<HeldConnection>,
     pub queue: QueueConfig,
     /// How many unacknowledged messages RabbitMQ may hand over at once.
     pub prefetch: u16,
@@ -209,10 +212,18 @@ impl Consumer {
     /// Retries transient failures until they pass; fails only on a permanent one.
     async fn insert_with_retry(&self, events: &[&BuyOrderEvent]) -> Result<(), sqlx::Error> {
         let attempt = || async {
-            match storage::insert_orders(&self.pool, events).await {
+            let mut read_model = self.read_model.lock().await;
+            let inserted = match read_model.get().await {
+                Ok(connection) => storage::insert_orders(connection, events).await,
+                Err(error) => Err(error),
+            };
+            match inserted {
                 Ok(_) => Ok(Ok(())),
                 Err(error) if storage::is_permanent(&error) => Ok(Err(error)),
-                Err(error) => Err(error),
+                Err(error) => {
+                    read_model.discard();
+                    Err(error)
+                }
             }
         };
         let outcome = retry::until_ok(self.database_retry_wait, attempt, |error| {

@@ -22,7 +22,7 @@ use platform::config::{ConfigError, Env, ListenConfig};
 use platform::health::{Readiness, health_response, ready_with_database};
 use platform::http;
 use platform::migrations_gate::MigrationsGate;
-use platform::postgres::DatabaseConfig;
+use platform::postgres::{DatabaseConfig, HeldConnection};
 use platform::rabbitmq::QueueConfig;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -138,7 +138,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let consumer = Consumer {
-            pool: self.pool.clone(),
+            read_model: HeldConnection::new(self.pool.clone()).into(),
             queue: self.config.queue.clone(),
             prefetch: self.config.prefetch,
             database_retry_wait: self.config.read_model.retry_wait,

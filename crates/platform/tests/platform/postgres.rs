@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use platform::postgres::HeldConnection;
 use testkit::TestDatabase;
 
 #[tokio::test]
@@ -78,4 +79,73 @@ async fn a_pool_planning_once_plans_each_statement_once_for_all_its_runs() {
     assert_eq!(mode, "force_generic_plan");
     chosen_by_postgres.close().await;
     planning_once.close().await;
+}
+
+/// The backend serving `connection`.
+async fn backend_of(connection: &mut sqlx::PgConnection) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(connection)
+        .await
+        .expect("a query")
+}
+
+#[tokio::test]
+async fn a_held_connection_is_kept_between_uses_and_replaced_when_the_server_dropped_it() {
+    let database = TestDatabase::empty().await;
+    let pool = database.config().connect().await.expect("a pool");
+    let mut held = HeldConnection::new(pool.clone());
+    let first = backend_of(held.get().await.expect("a connection")).await;
+    assert_eq!(
+        backend_of(held.get().await.expect("a connection")).await,
+        first,
+        "the same connection serves the next use"
+    );
+
+    let admin = database.pool().await;
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(first)
+        .execute(&admin)
+        .await
+        .expect("ending the held connection, as a restarted server would");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let replacement = backend_of(held.get().await.expect("a new connection")).await;
+    assert_ne!(replacement, first);
+    drop(held);
+    pool.close().await;
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn a_discarded_connection_is_closed_with_its_transaction_and_its_locks() {
+    let database = TestDatabase::empty().await;
+    let pool = database.config().connect().await.expect("a pool");
+    sqlx::query("CREATE TABLE total (btc numeric)")
+        .execute(&pool)
+        .await
+        .expect("a table");
+    sqlx::query("INSERT INTO total VALUES (0)")
+        .execute(&pool)
+        .await
+        .expect("a row");
+    let mut held = HeldConnection::new(pool.clone());
+    let connection = held.get().await.expect("a connection");
+    // A transaction sqlx does not know of, holding a row lock, as a failed
+    // `begin_with` may leave behind.
+    sqlx::raw_sql("BEGIN; SELECT btc FROM total FOR UPDATE")
+        .execute(&mut *connection)
+        .await
+        .expect("the lock");
+    held.discard();
+
+    let mut other = pool.begin().await.expect("a transaction");
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *other)
+        .await
+        .expect("a bound on the wait");
+    sqlx::query("SELECT btc FROM total FOR UPDATE")
+        .execute(&mut *other)
+        .await
+        .expect("the lock is free: the discarded connection was closed, not pooled");
+    other.rollback().await.expect("a rollback");
+    pool.close().await;
 }
