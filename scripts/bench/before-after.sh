@@ -6,7 +6,10 @@
 #   scripts/bench/before-after.sh REV RESULTS   (scripts/bench.sh runs it
 #                                                when BENCH_BASELINE=REV)
 # REV's binaries are built once, in a worktree with a target dir of its own,
-# into target/bench/baseline-REV/. BENCH_ROUNDS (default 3) pairs are run;
+# into target/bench/baseline-REV/. BENCH_PROFILE=profiling compares the
+# `profiling` builds instead of the release ones (the same code, with line
+# tables; handy when profile.sh has built them already), with the baseline in
+# target/bench/baseline-REV-profiling/. BENCH_ROUNDS (default 3) pairs are run;
 # BENCH_QUICK=1 makes each smaller. The JSON lines go to RESULTS with
 # "side" and "round"; the summary gives each figure's median and range.
 set -euo pipefail
@@ -21,21 +24,24 @@ source scripts/bench/databases.sh
 
 rev=$(git rev-parse --short "$1")
 results=$2
+profile=${BENCH_PROFILE:-release}
 baseline="$root_dir/target/bench/baseline-$rev"
+[[ $profile == release ]] || baseline+="-$profile"
+after="$root_dir/target/$profile"
 scale=1
 [[ ${BENCH_QUICK:-0} == 1 ]] && scale=10
 binaries=("${RUST_SERVICES[@]}" fake_coinbase)
 
 build_baseline() {
     [[ -x $baseline/fake_coinbase ]] && return
-    echo "== building $rev's release binaries into $baseline"
+    echo "== building $rev's $profile binaries into $baseline"
     local src="$root_dir/target/bench/src-$rev"
     git worktree add --force --detach "$src" "$rev" >/dev/null
     CARGO_TARGET_DIR="$root_dir/target/bench/target-baseline" \
-        cargo build --release --quiet --bins --manifest-path "$src/Cargo.toml"
+        cargo build --profile "$profile" --quiet --bins --manifest-path "$src/Cargo.toml"
     mkdir -p "$baseline"
     for binary in "${binaries[@]}"; do
-        cp "$root_dir/target/bench/target-baseline/release/$binary" "$baseline/"
+        cp "$root_dir/target/bench/target-baseline/$profile/$binary" "$baseline/"
     done
     git worktree remove --force "$src"
 }
@@ -47,10 +53,10 @@ measure() {
     echo "== $side (round $round): $bin_dir"
     fresh_databases "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME"
     RSDIST_BIN_DIR=$bin_dir FAKE_COINBASE=1 scripts/local-cluster.sh up >/dev/null 2>&1
-    target/release/bench create -n $((20000 / scale)) -c 64 --json "$lines"
-    target/release/bench fetch -n $((40000 / scale)) -c 64 --json "$lines"
-    target/release/bench lag -n $((200 / scale)) -c 64 --json "$lines"
-    target/release/bench footprint --label "$side" --json "$lines"
+    "$after/bench" create -n $((20000 / scale)) -c 64 --json "$lines"
+    "$after/bench" fetch -n $((40000 / scale)) -c 64 --json "$lines"
+    "$after/bench" lag -n $((200 / scale)) -c 64 --json "$lines"
+    "$after/bench" footprint --label "$side" --json "$lines"
     scripts/local-cluster.sh down >/dev/null 2>&1
     python3 -c '
 import json, sys
@@ -64,10 +70,10 @@ for line in open(sys.argv[3]):
 }
 
 build_baseline
-cargo build --release --quiet --bins
+cargo build --profile "$profile" --quiet --bins
 for round in $(seq "${BENCH_ROUNDS:-3}"); do
     measure before "$round" "$baseline"
-    measure after "$round" "$root_dir/target/release"
+    measure after "$round" "$after"
 done
 
 echo "== before ($rev) and after ($(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes)): median [min-max] of ${BENCH_ROUNDS:-3} rounds"
