@@ -6,6 +6,8 @@
 //! counts) lines past a bound when stdout is not read; for fluentd see
 //! [`fluentd`].
 
+#[cfg(test)]
+mod captured;
 mod console;
 pub mod fluentd;
 mod json_lines;

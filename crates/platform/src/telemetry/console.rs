@@ -158,32 +158,9 @@ impl Drop for ConsoleGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::captured::Captured;
     use std::sync::mpsc;
     use std::time::Instant;
-
-    /// A console whose writes are kept, and that can be held up.
-    #[derive(Clone, Default)]
-    struct Kept(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Kept {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .expect("not poisoned")
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Kept {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().expect("not poisoned").clone()).expect("UTF-8")
-        }
-    }
 
     fn write_line(lines: &ConsoleLines, line: &str) {
         (&*lines).write_all(line.as_bytes()).expect("never fails");
@@ -191,7 +168,7 @@ mod tests {
 
     #[test]
     fn a_lone_line_is_written_without_waiting_for_more() {
-        let kept = Kept::default();
+        let kept = Captured::default();
         let (lines, _guard) = start(kept.clone()).expect("a thread");
         write_line(&lines, "one\n");
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -203,7 +180,7 @@ mod tests {
 
     #[test]
     fn every_line_is_written_in_order_by_the_time_the_guard_is_dropped() {
-        let kept = Kept::default();
+        let kept = Captured::default();
         let (lines, guard) = start(kept.clone()).expect("a thread");
         let expected: String = (0..10_000).map(|i| format!("line {i}\n")).collect();
         for line in expected.split_inclusive('\n') {

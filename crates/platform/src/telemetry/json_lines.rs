@@ -226,44 +226,17 @@ impl fmt::Write for Escaping<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use crate::telemetry::captured::Captured;
     use time::format_description::well_known::Rfc3339;
     use tracing_subscriber::layer::SubscriberExt;
 
-    /// Collects what the layer writes.
-    #[derive(Clone, Default)]
-    struct Written(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Written {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .expect("not poisoned")
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'w> MakeWriter<'w> for Written {
-        type Writer = Self;
-
-        fn make_writer(&'w self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
     /// The lines `emit` writes, each parsed.
     fn lines_of(emit: impl FnOnce()) -> Vec<serde_json::Value> {
-        let written = Written::default();
+        let written = Captured::default();
         let subscriber = tracing_subscriber::registry().with(JsonLines::new(written.clone()));
         tracing::subscriber::with_default(subscriber, emit);
-        let bytes = written.0.lock().expect("not poisoned").clone();
-        String::from_utf8(bytes)
-            .expect("UTF-8")
+        written
+            .text()
             .lines()
             .map(|line| serde_json::from_str(line).expect("each line is one JSON object"))
             .collect()

@@ -41,6 +41,17 @@ async fn backend(pool: &sqlx::PgPool) -> Result<(i32, String), sqlx::Error> {
         .await
 }
 
+/// Ends the connection served by `backend`, as a restarted server would, then
+/// waits long enough for an idle connection to be tested before its next use.
+async fn end_then_sit_idle(admin: &sqlx::PgPool, backend: i32) {
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(backend)
+        .execute(admin)
+        .await
+        .expect("ending the connection");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+}
+
 #[tokio::test]
 async fn a_connection_the_server_dropped_while_it_sat_idle_is_replaced_before_use() {
     let database = TestDatabase::empty().await;
@@ -50,13 +61,7 @@ async fn a_connection_the_server_dropped_while_it_sat_idle_is_replaced_before_us
     let (dropped, _) = backend(&pool).await.expect("a query");
 
     let admin = database.pool().await;
-    sqlx::query("SELECT pg_terminate_backend($1)")
-        .bind(dropped)
-        .execute(&admin)
-        .await
-        .expect("ending the pool's connection, as a restarted server would");
-    // Long enough idle for the pool to test the connection before handing it out.
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    end_then_sit_idle(&admin, dropped).await;
 
     let (replacement, _) = backend(&pool)
         .await
@@ -102,12 +107,7 @@ async fn a_held_connection_is_kept_between_uses_and_replaced_when_the_server_dro
     );
 
     let admin = database.pool().await;
-    sqlx::query("SELECT pg_terminate_backend($1)")
-        .bind(first)
-        .execute(&admin)
-        .await
-        .expect("ending the held connection, as a restarted server would");
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    end_then_sit_idle(&admin, first).await;
     let replacement = backend_of(held.get().await.expect("a new connection")).await;
     assert_ne!(replacement, first);
     drop(held);
