@@ -13,7 +13,6 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
@@ -22,16 +21,19 @@ use tracing_subscriber::fmt::MakeWriter;
 const GATHER: Duration = Duration::from_millis(5);
 /// Unwritten lines held at most, in bytes.
 const BUFFERED_BYTES: usize = 16 << 20;
+/// How long the guard waits at exit for the last lines to be written: a
+/// console nobody reads must not hold the process at its end either.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The writing side, for the JSON lines layer: each `write` is one whole line.
 pub(crate) struct ConsoleLines {
     shared: Arc<Shared>,
 }
 
-/// Keeps the thread; dropping it writes what is left and ends the thread.
+/// Keeps the thread; dropping it writes what is left (waiting at most
+/// [`FLUSH_DEADLINE`]) and ends the thread.
 pub(crate) struct ConsoleGuard {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
 }
 
 struct Shared {
@@ -44,7 +46,10 @@ struct Shared {
 #[derive(Default)]
 struct Pending {
     bytes: Vec<u8>,
+    /// Set by the guard: write what is left, then stop.
     closing: bool,
+    /// Set by the thread once it has.
+    closed: bool,
 }
 
 /// Starts the thread writing to `console` (stdout or stderr). Fails only when
@@ -58,12 +63,11 @@ pub(crate) fn start(
         dropped: Arc::default(),
     });
     let writing = shared.clone();
-    let thread = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("telemetry-console".into())
         .spawn(move || writing.write_until_closed(console))?;
     let guard = ConsoleGuard {
         shared: shared.clone(),
-        thread: Some(thread),
     };
     Ok((ConsoleLines { shared }, guard))
 }
@@ -93,7 +97,7 @@ impl Shared {
         pending.bytes.extend_from_slice(line);
         drop(pending);
         if was_empty {
-            self.woken.notify_one();
+            self.woken.notify_all();
         }
     }
 
@@ -120,6 +124,8 @@ impl Shared {
             let _ = console.write_all(&writing).and_then(|()| console.flush());
             writing.clear();
             if closing {
+                self.pending().closed = true;
+                self.woken.notify_all();
                 return;
             }
         }
@@ -147,11 +153,14 @@ impl<'w> MakeWriter<'w> for ConsoleLines {
 
 impl Drop for ConsoleGuard {
     fn drop(&mut self) {
-        self.shared.pending().closing = true;
-        self.shared.woken.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let mut pending = self.shared.pending();
+        pending.closing = true;
+        // The thread and this guard wait on the same condition: wake both.
+        self.shared.woken.notify_all();
+        let _ = self
+            .shared
+            .woken
+            .wait_timeout_while(pending, FLUSH_DEADLINE, |pending| !pending.closed);
     }
 }
 
@@ -223,7 +232,17 @@ mod tests {
             (100..=sent - held).contains(&dropped),
             "{dropped} of {sent}"
         );
+        // Nor does it hold the process at its end: the guard gives up waiting.
+        let (dropped_guard, guard_gone) = mpsc::channel();
+        std::thread::spawn(move || {
+            drop(guard);
+            let _ = dropped_guard.send(());
+        });
+        let gone = guard_gone.recv_timeout(Duration::from_secs(30));
         drop(let_go);
-        drop(guard);
+        assert!(
+            gone.is_ok(),
+            "dropping the guard waited for a console nobody reads"
+        );
     }
 }
