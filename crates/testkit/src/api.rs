@@ -1,6 +1,8 @@
 //! The two public APIs as a client sees them, for tests that run against a
 //! cluster this process started or one already running (`./test.sh --cluster`).
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -24,6 +26,23 @@ impl Reply {
     }
 }
 
+/// How long the client keeps an idle connection for reuse: well under the
+/// services' own idle limit (`HTTP_HEADER_TIMEOUT_MS`, 10 s by default), so
+/// that a request never goes out on a connection the service is closing.
+/// (reqwest's default, 90 s, let a test that paused for 10 s meet a
+/// connection closed under its request.)
+const IDLE_CONNECTION_KEPT: Duration = Duration::from_secs(5);
+
+/// A reqwest client whose idle connections the services have not closed.
+fn http_client(timeout: Option<Duration>) -> reqwest::Client {
+    let builder = reqwest::Client::builder().pool_idle_timeout(IDLE_CONNECTION_KEPT);
+    let builder = match timeout {
+        Some(timeout) => builder.timeout(timeout),
+        None => builder,
+    };
+    builder.build().expect("a client with these settings")
+}
+
 /// A client of `PUT /buy_order` and `GET /buy_orders`.
 #[derive(Clone)]
 pub struct Api {
@@ -41,7 +60,7 @@ impl Api {
         Self {
             create_url,
             fetch_url,
-            http: reqwest::Client::new(),
+            http: http_client(None),
             key: Some(crate::settings::dev_api_key()).filter(|key| !key.is_empty()),
         }
     }
@@ -53,11 +72,8 @@ impl Api {
     }
 
     /// The same client, giving up on a request after `timeout`.
-    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("a client with a timeout");
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http = http_client(Some(timeout));
         self
     }
 
