@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::rules::{self, ClientKey, Decision, Placed, Refusal};
-use crate::storage::{self, IdempotenceRecord, NewOrder};
+use crate::storage::{self, NewOrder};
 
 /// The most orders stored in one transaction.
 const MAX_BATCH: usize = 128;
@@ -108,16 +108,8 @@ async fn write(
         .iter()
         .map(|order| (order.client_id, order.idempotence_key))
         .collect();
-    let stored: HashMap<ClientKey, IdempotenceRecord> =
-        storage::find_idempotence_records(&mut *tx, &keys)
-            .await?
-            .into_iter()
-            .collect();
-    let mut clients: Vec<i64> = keys.iter().map(|(client, _)| *client).collect();
-    clients.sort_unstable();
-    clients.dedup();
-    let (running_total, limits) = storage::running_total_and_limits(&mut *tx, &clients).await?;
-    let decisions = rules::decide(orders, &stored, running_total, &limits);
+    let books = storage::read_books(&mut *tx, &keys).await?;
+    let decisions = rules::decide(orders, &books.records, books.running_total, &books.limits);
     let accepted: Vec<&NewOrder> = decisions
         .iter()
         .zip(orders)

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use domain::{BtcAmount, BuyOrderEvent, Currency, FiatAmount};
 use rust_decimal::Decimal;
-use sqlx::{Connection, PgConnection, PgExecutor, Postgres, Transaction};
+use sqlx::postgres::PgRow;
+use sqlx::{Connection, FromRow, PgConnection, PgExecutor, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -55,85 +56,95 @@ impl OrderRow {
     }
 }
 
-/// The records of those of `keys` (each with the client that sent it) that
-/// were used before, with their orders.
-pub(crate) async fn find_idempotence_records(
+/// What a batch is judged against, read under the running total's lock,
+/// which every insert takes, so none of it can move until the transaction
+/// ends.
+pub(crate) struct Books {
+    /// The BTC of every stored order.
+    pub running_total: Decimal,
+    /// The batch's clients that have a limit of their own.
+    pub limits: HashMap<i64, ClientLimit>,
+    /// The records of the batch's keys that were used before.
+    pub records: HashMap<ClientKey, IdempotenceRecord>,
+}
+
+/// The books for a batch of `keys` (each with the client that sent it), in
+/// one statement: it runs under the lock, where each round trip holds up
+/// every waiting create. The one row of the running total carries the
+/// limits as arrays, and is repeated beside each record found, if any.
+///
+/// Each key is looked up on its own index seek (a LATERAL subquery with
+/// `LIMIT 1`, which the planner cannot turn into a join). Otherwise the plan
+/// that PostgreSQL keeps for the writer's connection, made while the table was
+/// small, scans the whole table in every batch as it grows.
+pub(crate) async fn read_books(
     db: impl PgExecutor<'_>,
     keys: &[ClientKey],
-) -> Result<Vec<(ClientKey, IdempotenceRecord)>, sqlx::Error> {
+) -> Result<Books, sqlx::Error> {
     let sql = format!(
-        "SELECT r.idempotence_key, {ORDER_COLUMNS} FROM idempotence_record r \
-         JOIN buy_order o ON o.id = r.buy_order_id \
-         JOIN currency c ON c.id = r.currency_id \
-         WHERE (r.client_id, r.idempotence_key) IN \
-               (SELECT * FROM UNNEST($1::bigint[], $2::uuid[]))"
+        "SELECT t.btc_amount AS running_total, l.limited_clients, l.client_limits, \
+                l.client_totals, found.* \
+         FROM btc_running_total t \
+         CROSS JOIN ( \
+           SELECT coalesce(array_agg(id), '{{}}') AS limited_clients, \
+                  coalesce(array_agg(btc_limit), '{{}}') AS client_limits, \
+                  coalesce(array_agg(btc_total), '{{}}') AS client_totals \
+           FROM client WHERE id = ANY($1) AND btc_limit IS NOT NULL \
+         ) l \
+         LEFT JOIN ( \
+           SELECT k.idempotence_key, f.* \
+           FROM UNNEST($1::bigint[], $2::uuid[]) AS k(client_id, idempotence_key) \
+           CROSS JOIN LATERAL ( \
+             SELECT {ORDER_COLUMNS} FROM idempotence_record r \
+             JOIN buy_order o ON o.id = r.buy_order_id \
+             JOIN currency c ON c.id = r.currency_id \
+             WHERE r.client_id = k.client_id AND r.idempotence_key = k.idempotence_key \
+             LIMIT 1 \
+           ) f \
+         ) found ON true"
     );
-    let rows: Vec<KeyedOrderRow> = sqlx::query_as(&sql)
+    let rows = sqlx::query(&sql)
         .bind(keys.iter().map(|(client, _)| *client).collect::<Vec<_>>())
         .bind(keys.iter().map(|(_, key)| *key).collect::<Vec<_>>())
         .fetch_all(db)
         .await?;
-    rows.into_iter()
-        .map(|row| {
-            let order = row.order.into_event()?;
-            let key = (order.client_id, row.idempotence_key);
-            Ok((key, IdempotenceRecord::from_event(order)))
-        })
-        .collect()
-}
-
-/// The running total of every stored order, and the limits of those of
-/// `clients` that have one, with the BTC of their stored orders. Read under
-/// the running total's lock, which every insert takes, so none of them can
-/// move until the transaction ends.
-pub(crate) async fn running_total_and_limits(
-    db: impl PgExecutor<'_>,
-    clients: &[i64],
-) -> Result<(Decimal, HashMap<i64, ClientLimit>), sqlx::Error> {
-    // The one row of the running total, beside each limited client if any.
-    let rows: Vec<TotalAndLimitRow> = sqlx::query_as(
-        "SELECT t.btc_amount AS running_total, c.id AS client_id, c.btc_limit, c.btc_total \
-         FROM btc_running_total t \
-         LEFT JOIN client c ON c.id = ANY($1) AND c.btc_limit IS NOT NULL",
-    )
-    .bind(clients)
-    .fetch_all(db)
-    .await?;
-    let running_total = rows
-        .first()
-        .map(|row| row.running_total)
-        .ok_or(sqlx::Error::RowNotFound)?;
-    let limits = rows
-        .into_iter()
-        .filter_map(TotalAndLimitRow::limit)
-        .collect();
-    Ok((running_total, limits))
-}
-
-#[derive(sqlx::FromRow)]
-struct TotalAndLimitRow {
-    running_total: Decimal,
-    client_id: Option<i64>,
-    btc_limit: Option<Decimal>,
-    btc_total: Option<Decimal>,
-}
-
-impl TotalAndLimitRow {
-    /// The client's limit, if the row has a client.
-    fn limit(self) -> Option<(i64, ClientLimit)> {
-        let limit = ClientLimit {
-            limit: self.btc_limit?,
-            total: self.btc_total?,
-        };
-        Some((self.client_id?, limit))
+    let first = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+    let mut records = HashMap::new();
+    for row in &rows {
+        if let Some((key, record)) = keyed_record(row)? {
+            records.insert(key, record);
+        }
     }
+    Ok(Books {
+        running_total: first.try_get("running_total")?,
+        limits: client_limits(first)?,
+        records,
+    })
 }
 
-#[derive(sqlx::FromRow)]
-struct KeyedOrderRow {
-    idempotence_key: Uuid,
-    #[sqlx(flatten)]
-    order: OrderRow,
+/// The limits that `row` carries as three arrays, one element per client.
+fn client_limits(row: &PgRow) -> Result<HashMap<i64, ClientLimit>, sqlx::Error> {
+    let clients: Vec<i64> = row.try_get("limited_clients")?;
+    let limits: Vec<Decimal> = row.try_get("client_limits")?;
+    let totals: Vec<Decimal> = row.try_get("client_totals")?;
+    let limits = limits.into_iter().zip(totals);
+    Ok(clients
+        .into_iter()
+        .zip(limits)
+        .map(|(client, (limit, total))| (client, ClientLimit { limit, total }))
+        .collect())
+}
+
+/// The idempotence record on `row`, if the row has one.
+fn keyed_record(row: &PgRow) -> Result<Option<(ClientKey, IdempotenceRecord)>, sqlx::Error> {
+    let Some(key) = row.try_get::<Option<Uuid>, _>("idempotence_key")? else {
+        return Ok(None);
+    };
+    let order = OrderRow::from_row(row)?.into_event()?;
+    Ok(Some((
+        (order.client_id, key),
+        IdempotenceRecord::from_event(order),
+    )))
 }
 
 /// The record of `key` for `client`, with its order, if the key was used.
