@@ -2,8 +2,10 @@
 //! for, never a reason to crash.
 
 mod held_connection;
+mod held_connections;
 
 pub use held_connection::HeldConnection;
+pub use held_connections::{HeldConnections, LentConnection};
 
 use crate::events;
 use std::time::Duration;

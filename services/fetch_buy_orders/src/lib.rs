@@ -15,7 +15,8 @@ use platform::config::{ConfigError, Env, ListenConfig};
 use platform::health::Readiness;
 use platform::http;
 use platform::migrations_gate::MigrationsGate;
-use platform::postgres::DatabaseConfig;
+use platform::postgres::{DatabaseConfig, HeldConnections};
+use sqlx::PgPool;
 
 use crate::routes::Service;
 
@@ -55,6 +56,9 @@ impl Config {
 pub struct App {
     config: Config,
     listener: http::Listener,
+    /// The read model's pool, which the held connections come from; the
+    /// migrations gate uses it directly while the service starts.
+    pool: PgPool,
     service: Arc<Service>,
 }
 
@@ -65,6 +69,7 @@ impl App {
         let listener = http::bind(&config.listen).await?;
         let pool = config.read_model.connect_lazy();
         let startup = Readiness::starting("waiting for migrations");
+        let read_model = HeldConnections::new(&pool);
         let authenticator = match &config.key_store {
             Some(keys) => Authenticator::new(config.auth.clone(), keys.connect_lazy()),
             None => Authenticator::open(),
@@ -72,8 +77,9 @@ impl App {
         Ok(Self {
             config,
             listener,
+            pool,
             service: Arc::new(Service {
-                pool,
+                read_model,
                 startup,
                 authenticator,
             }),
@@ -91,11 +97,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (config, service) = (self.config, &self.service);
-        let _startup = config.migrations.spawn_open(
-            config.read_model,
-            service.pool.clone(),
-            service.startup.clone(),
-        );
+        let _startup =
+            config
+                .migrations
+                .spawn_open(config.read_model, self.pool, service.startup.clone());
         http::serve(self.listener, routes::router(self.service), shutdown).await
     }
 }

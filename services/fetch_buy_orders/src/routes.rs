@@ -14,9 +14,10 @@ use domain::BuyOrder;
 use platform::api_docs;
 use platform::api_error::{ApiError, DetailBody, FieldError, ValidationErrorBody};
 use platform::auth::{self, Authenticator, BearerKey, ClientId};
-use platform::health::{Readiness, health_response, ready_with_database};
+use platform::health::{NotReady, Readiness, health_response, ready_with_database};
+use platform::postgres::HeldConnections;
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
@@ -26,7 +27,8 @@ const DEFAULT_PAGE_SIZE: i64 = 10;
 const MAX_PAGE_SIZE: i64 = 100;
 
 pub(crate) struct Service {
-    pub pool: PgPool,
+    /// Every read of the read model once the service has started.
+    pub read_model: HeldConnections,
     pub startup: Readiness,
     pub authenticator: Arc<Authenticator>,
 }
@@ -127,24 +129,18 @@ async fn buy_orders(
         last_reference = request.last_reference.map(|r| r.to_string()),
         message = events::BUY_ORDERS_PAGE_REQUESTED
     );
-    // One row more than asked for says whether another page follows.
-    let mut rows = storage::page(
-        &service.pool,
-        client.0,
-        request.last_reference,
-        request.page_size + 1,
-    )
-    .await
-    .map_err(ApiError::database)?;
-    if let (Some(reference), true) = (request.last_reference, rows.is_empty()) {
-        // An empty page: the end of the list, or a reference to no order of ours.
-        let known = storage::is_order_of(&service.pool, client.0, reference).await;
-        if !known.map_err(ApiError::database)? {
-            return Err(ApiError::NotFound(format!(
-                "no order {reference} was found"
-            )));
-        }
-    }
+    let mut lent = service
+        .read_model
+        .lend()
+        .await
+        .map_err(ApiError::database)?;
+    let db = lent.get().await.map_err(ApiError::database)?;
+    let rows = read_rows(db, client, &request).await;
+    let rows = rows.map_err(ApiError::database)?;
+    // Only once its work is done: a connection dropped midway is closed.
+    lent.give_back();
+    let mut rows =
+        rows.map_err(|reference| ApiError::NotFound(format!("no order {reference} was found")))?;
     let page_size = usize::try_from(request.page_size).expect("page_size is within 1..=100");
     let has_more = rows.len() > page_size;
     rows.truncate(page_size);
@@ -159,6 +155,24 @@ async fn buy_orders(
         last_reference,
         has_more,
     }))
+}
+
+/// The page's rows and one more, which says whether another page follows;
+/// or, as the error, a `last_reference` that names no order of the client.
+async fn read_rows(
+    db: &mut PgConnection,
+    client: ClientId,
+    request: &PageRequest,
+) -> Result<Result<Vec<BuyOrder>, Uuid>, sqlx::Error> {
+    let after = request.last_reference;
+    let rows = storage::page(&mut *db, client.0, after, request.page_size + 1).await?;
+    if let (Some(reference), true) = (after, rows.is_empty()) {
+        // An empty page: the end of the list, or a reference to no order of ours.
+        if !storage::is_order_of(&mut *db, client.0, reference).await? {
+            return Ok(Err(reference));
+        }
+    }
+    Ok(Ok(rows))
 }
 
 const HYPHENATED_UUID_LEN: usize = 36;
@@ -210,7 +224,9 @@ fn parse(query: &HashMap<String, String>) -> Result<PageRequest, Vec<FieldError>
 
 async fn healthcheck(State(service): State<Arc<Service>>) -> Response {
     let state = async {
-        ready_with_database(&[&service.startup], &service.pool, "read model").await?;
+        service.startup.current()?;
+        let read_model = service.read_model.ping().await;
+        read_model.map_err(|error| NotReady::unreachable("read model", error))?;
         match service.authenticator.key_store() {
             Some(keys) => ready_with_database(&[], keys, "write model (API keys)").await,
             None => Ok(()),

@@ -4,7 +4,7 @@
 
 use domain::BuyOrder;
 use rust_decimal::Decimal;
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ const COLUMNS: &str = "external_id, created_at, currency_iso3::text AS currency_
 
 /// Whether `external_id` is one of the client's orders.
 pub(crate) async fn is_order_of(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     client_id: i64,
     external_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
@@ -32,7 +32,7 @@ pub(crate) async fn is_order_of(
     )
     .bind(external_id)
     .bind(client_id)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 
@@ -41,7 +41,7 @@ pub(crate) async fn is_order_of(
 /// first, so even a deep page is one round trip and one index seek; an
 /// unknown cursor gives an empty page (see [`is_order_of`]).
 pub(crate) async fn page(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     client_id: i64,
     after: Option<Uuid>,
     limit: i64,
@@ -55,7 +55,7 @@ pub(crate) async fn page(
             sqlx::query_as(&sql)
                 .bind(client_id)
                 .bind(limit)
-                .fetch_all(pool)
+                .fetch_all(db)
                 .await?
         }
         Some(reference) => {
@@ -70,7 +70,7 @@ pub(crate) async fn page(
                 .bind(client_id)
                 .bind(reference)
                 .bind(limit)
-                .fetch_all(pool)
+                .fetch_all(db)
                 .await?
         }
     };

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use platform::postgres::HeldConnection;
+use platform::postgres::{HeldConnection, HeldConnections};
+use sqlx::postgres::PgPoolOptions;
 use testkit::TestDatabase;
 
 #[tokio::test]
@@ -147,5 +148,60 @@ async fn a_discarded_connection_is_closed_with_its_transaction_and_its_locks() {
         .await
         .expect("the lock is free: the discarded connection was closed, not pooled");
     other.rollback().await.expect("a rollback");
+    pool.close().await;
+}
+
+/// A pool of one connection, whose requests wait at most `wait` for it.
+async fn pool_of_one(database: &TestDatabase, wait: Duration) -> sqlx::PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(wait)
+        .connect_with(database.config().connect_options())
+        .await
+        .expect("a pool")
+}
+
+#[tokio::test]
+async fn a_lent_connection_given_back_is_lent_again_and_one_dropped_midway_is_closed() {
+    let database = TestDatabase::empty().await;
+    let pool = pool_of_one(&database, Duration::from_secs(5)).await;
+    let held = HeldConnections::new(&pool);
+    let mut lent = held.lend().await.expect("a connection");
+    let first = backend_of(lent.get().await.expect("open")).await;
+    lent.give_back();
+
+    let mut lent = held.lend().await.expect("a connection");
+    let again = backend_of(lent.get().await.expect("open")).await;
+    assert_eq!(again, first, "given back, it serves the next request");
+    // As a request dropped inside a query drops it: never given back.
+    drop(lent);
+
+    let mut lent = held.lend().await.expect("a connection");
+    let next = backend_of(lent.get().await.expect("a new one")).await;
+    assert_ne!(next, first, "the one not given back was closed");
+    lent.give_back();
+    held.ping().await.expect("the new one answers");
+    drop(held);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_request_waits_for_a_lent_connection_and_fails_when_none_comes_back_in_time() {
+    let database = TestDatabase::empty().await;
+    let pool = pool_of_one(&database, Duration::from_secs(1)).await;
+    let held = HeldConnections::new(&pool);
+    let lent = held.lend().await.expect("the one connection");
+    let refused = held.lend().await.err().expect("none is free");
+    assert!(matches!(refused, sqlx::Error::PoolTimedOut), "{refused}");
+
+    let give_back_soon = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        lent.give_back();
+    };
+    let (waited, ()) = tokio::join!(held.lend(), give_back_soon);
+    let mut waited = waited.expect("the connection given back");
+    waited.get().await.expect("open");
+    waited.give_back();
+    drop(held);
     pool.close().await;
 }
