@@ -11,8 +11,8 @@ use crate::events;
 use std::time::Duration;
 
 use crate::health::NotReady;
-use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgExecutor};
 
 use crate::config::{ConfigError, Env};
 use crate::retry;
@@ -208,9 +208,10 @@ impl DatabaseConfig {
     }
 }
 
-/// One round trip to the database. Fails when it cannot be reached.
-pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(pool).await.map(drop)
+/// One round trip to the database, on a pool or a connection. Fails when it
+/// cannot be reached.
+pub async fn ping(db: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(db).await.map(drop)
 }
 
 /// For a healthcheck: `Ok` when the database `what` answers, else why not.

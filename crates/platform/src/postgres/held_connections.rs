@@ -57,7 +57,7 @@ impl HeldConnections {
     /// database cannot be reached or every connection stays busy.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         let mut lent = self.lend().await?;
-        sqlx::query("SELECT 1").execute(lent.get().await?).await?;
+        super::ping(lent.get().await?).await?;
         lent.give_back();
         Ok(())
     }
