@@ -18,6 +18,7 @@ mod args;
 mod cpu;
 mod driver;
 mod footprint;
+mod http;
 mod loader;
 mod report;
 mod scenarios;

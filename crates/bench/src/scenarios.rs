@@ -1,5 +1,6 @@
 //! The scenarios, each a few requests shaped like a client's.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,19 +14,22 @@ use uuid::Uuid;
 use crate::args::Args;
 use crate::cpu::CpuSample;
 use crate::driver::{Measured, drive, new_histogram};
+use crate::http::Client;
 use crate::{footprint, loader, report};
 
 /// The published APIs, from the `.env` port names.
 #[derive(Clone)]
 struct Api {
-    http: reqwest::Client,
-    create: String,
-    fetch: String,
+    create: Client,
+    fetch: Client,
 }
 
 impl Api {
     fn from_env(env: &Env) -> Result<Self, String> {
-        let port = |name: &str| env.required::<u16>(name).map_err(|e| e.to_string());
+        let server = |name: &str| {
+            let port = env.required::<u16>(name).map_err(|e| e.to_string())?;
+            Ok::<_, String>(SocketAddr::from(([127, 0, 0, 1], port)))
+        };
         // Every request as the client of API_KEY, else of the development key.
         let key: String = env
             .optional("API_KEY", String::new())
@@ -34,50 +38,31 @@ impl Api {
                 false => Ok(key),
             })
             .map_err(|e| e.to_string())?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        if !key.is_empty() {
-            let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
-                .map_err(|e| e.to_string())?;
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(1024)
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(Self {
-            http,
-            create: format!(
-                "http://127.0.0.1:{}/buy_order",
-                port("CREATE_BUY_ORDER_EXT_PORT")?
-            ),
-            fetch: format!(
-                "http://127.0.0.1:{}/buy_orders",
-                port("FETCH_BUY_ORDERS_EXT_PORT")?
-            ),
+            create: Client::new(server("CREATE_BUY_ORDER_EXT_PORT")?, &key),
+            fetch: Client::new(server("FETCH_BUY_ORDERS_EXT_PORT")?, &key),
         })
     }
 
-    /// Places a 1.00 order under `key`; the status and the order's id.
-    async fn buy(&self, key: Uuid) -> (u16, Option<String>) {
-        let body = json!({"currency": "USD", "amount": "1.00", "idempotence_key": key});
-        let Ok(response) = self.http.put(&self.create).json(&body).send().await else {
-            return (0, None);
-        };
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
+    /// Places a 1.00 order under `key`; the status and the answer's body.
+    async fn buy(&self, key: Uuid) -> (u16, Vec<u8>) {
+        let body = format!(r#"{{"currency":"USD","amount":"1.00","idempotence_key":"{key}"}}"#);
+        match self.create.put_json("/buy_order", &body).await {
+            Ok(answer) => (answer.status, answer.body),
+            Err(_) => (0, Vec::new()),
+        }
+    }
+
+    /// Places an order as [`Api::buy`] does; the status and the order's id.
+    async fn buy_and_read_id(&self, key: Uuid) -> (u16, Option<String>) {
+        let (status, body) = self.buy(key).await;
+        let body: Value = serde_json::from_slice(&body).unwrap_or_default();
         (status, body["buy_order"]["id"].as_str().map(str::to_owned))
     }
 
     async fn get(&self, query: &str) -> u16 {
-        let url = format!("{}?{query}", self.fetch);
-        match self.http.get(url).send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let _ = response.bytes().await;
-                status
-            }
+        match self.fetch.get(&format!("/buy_orders?{query}")).await {
+            Ok(answer) => answer.status,
             Err(_) => 0,
         }
     }
@@ -251,7 +236,7 @@ async fn lag_samples(api: &Api, samples: usize) -> Measured {
     };
     let started = Instant::now();
     for i in 0..samples {
-        let (status, id) = api.buy(Uuid::new_v4()).await;
+        let (status, id) = api.buy_and_read_id(Uuid::new_v4()).await;
         let placed = Instant::now();
         let visible = match id {
             Some(id) => wait_visible(api, &id).await,
