@@ -1,13 +1,16 @@
 //! The `fetch_buy_orders` service: `GET /buy_orders` pages through the
-//! calling client's orders in the read model. `routes` holds the HTTP shapes
-//! and `storage` the keyset queries. The client is named by its API key,
+//! calling client's orders in the read model. `routes` holds the HTTP shapes,
+//! `page_reader` reads the pages asked for at once with one statement, and
+//! `storage` holds the keyset queries. The client is named by its API key,
 //! checked against the write model's `api_key` table (through a cache).
 
+mod page_reader;
 mod routes;
 mod storage;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use platform::auth::{AuthConfig, Authenticator};
@@ -18,6 +21,7 @@ use platform::migrations_gate::MigrationsGate;
 use platform::postgres::{DatabaseConfig, HeldConnections};
 use sqlx::PgPool;
 
+use crate::page_reader::PageReader;
 use crate::routes::Service;
 
 /// Everything the service reads from the environment.
@@ -60,6 +64,8 @@ pub struct App {
     /// migrations gate uses it directly while the service starts.
     pool: PgPool,
     service: Arc<Service>,
+    /// The page readers, run beside the server.
+    reading: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 impl App {
@@ -69,7 +75,8 @@ impl App {
         let listener = http::bind(&config.listen).await?;
         let pool = config.read_model.connect_lazy();
         let startup = Readiness::starting("waiting for migrations");
-        let read_model = HeldConnections::new(&pool);
+        let read_model = Arc::new(HeldConnections::new(&pool));
+        let (pages, reading) = PageReader::new(read_model.clone());
         let authenticator = match &config.key_store {
             Some(keys) => Authenticator::new(config.auth.clone(), keys.connect_lazy()),
             None => Authenticator::open(),
@@ -79,10 +86,12 @@ impl App {
             listener,
             pool,
             service: Arc::new(Service {
+                pages,
                 read_model,
                 startup,
                 authenticator,
             }),
+            reading: Box::pin(reading),
         })
     }
 
@@ -92,6 +101,7 @@ impl App {
     }
 
     /// Serves at once (503 until the schema is there) until `shutdown`.
+    /// Fails when the page readers stop on their own.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -101,6 +111,11 @@ impl App {
             config
                 .migrations
                 .spawn_open(config.read_model, self.pool, service.startup.clone());
-        http::serve(self.listener, routes::router(self.service), shutdown).await
+        // The readers end once the server, and every request that could ask
+        // them for a page, is gone.
+        let reading = self.reading;
+        let router = routes::router(self.service);
+        http::serve_with_background(self.listener, router, shutdown, "page_reader", |_| reading)
+            .await
     }
 }

@@ -17,18 +17,20 @@ use platform::auth::{self, Authenticator, BearerKey, ClientId};
 use platform::health::{NotReady, Readiness, health_response, ready_with_database};
 use platform::postgres::HeldConnections;
 use serde::Serialize;
-use sqlx::PgConnection;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use crate::storage;
+use crate::page_reader::PageReader;
+use crate::storage::{self, KeysetPage};
 
 const DEFAULT_PAGE_SIZE: i64 = 10;
 const MAX_PAGE_SIZE: i64 = 100;
 
 pub(crate) struct Service {
-    /// Every read of the read model once the service has started.
-    pub read_model: HeldConnections,
+    /// The pages, read many at a time.
+    pub pages: PageReader,
+    /// The rest of the reads of the read model: cursor checks, healthchecks.
+    pub read_model: Arc<HeldConnections>,
     pub startup: Readiness,
     pub authenticator: Arc<Authenticator>,
 }
@@ -129,16 +131,8 @@ async fn buy_orders(
         last_reference = request.last_reference.map(|r| r.to_string()),
         message = events::BUY_ORDERS_PAGE_REQUESTED
     );
-    let mut lent = service
-        .read_model
-        .lend()
-        .await
-        .map_err(ApiError::database)?;
-    let db = lent.get().await.map_err(ApiError::database)?;
-    let rows = read_rows(db, client, &request).await;
+    let rows = read_rows(&service, client, &request).await;
     let rows = rows.map_err(ApiError::database)?;
-    // Only once its work is done: a connection dropped midway is closed.
-    lent.give_back();
     let mut rows =
         rows.map_err(|reference| ApiError::NotFound(format!("no order {reference} was found")))?;
     let page_size = usize::try_from(request.page_size).expect("page_size is within 1..=100");
@@ -160,15 +154,23 @@ async fn buy_orders(
 /// The page's rows and one more, which says whether another page follows;
 /// or, as the error, a `last_reference` that names no order of the client.
 async fn read_rows(
-    db: &mut PgConnection,
+    service: &Service,
     client: ClientId,
     request: &PageRequest,
-) -> Result<Result<Vec<BuyOrder>, Uuid>, sqlx::Error> {
+) -> Result<Result<Vec<BuyOrder>, Uuid>, Arc<sqlx::Error>> {
     let after = request.last_reference;
-    let rows = storage::page(&mut *db, client.0, after, request.page_size + 1).await?;
+    let query = KeysetPage {
+        client_id: client.0,
+        after,
+        limit: request.page_size + 1,
+    };
+    let rows = service.pages.read(query).await?;
     if let (Some(reference), true) = (after, rows.is_empty()) {
         // An empty page: the end of the list, or a reference to no order of ours.
-        if !storage::is_order_of(&mut *db, client.0, reference).await? {
+        let mut lent = service.read_model.lend().await?;
+        let known = storage::is_order_of(lent.get().await?, client.0, reference).await?;
+        lent.give_back();
+        if !known {
             return Ok(Err(reference));
         }
     }

@@ -1,6 +1,6 @@
-//! The read model's SQL: keyset pages of one client's orders, newest first.
-//! Each page is one seek on (client_id, created_at DESC, id DESC), whatever
-//! its depth.
+//! The read model's SQL: keyset pages of clients' orders, newest first, many
+//! pages in one statement. Each page is one seek on (client_id, created_at
+//! DESC, id DESC), whatever its depth.
 
 use domain::BuyOrder;
 use rust_decimal::Decimal;
@@ -18,9 +18,6 @@ struct Row {
     btc_amount: Decimal,
 }
 
-const COLUMNS: &str = "external_id, created_at, currency_iso3::text AS currency_iso3, \
-                       currency_amount, btc_rate, btc_amount";
-
 /// Whether `external_id` is one of the client's orders.
 pub(crate) async fn is_order_of(
     db: impl PgExecutor<'_>,
@@ -36,45 +33,65 @@ pub(crate) async fn is_order_of(
     .await
 }
 
-/// Up to `limit` of the client's orders, newest first, after the order
-/// `after` if given. The cursor's position is a subquery the planner runs
-/// first, so even a deep page is one round trip and one index seek; an
-/// unknown cursor gives an empty page (see [`is_order_of`]).
-pub(crate) async fn page(
+/// A page to read: up to `limit` of the client's orders, newest first,
+/// after the order `after` if given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeysetPage {
+    pub client_id: i64,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    /// Which query of the batch the row answers, from 1.
+    query: i64,
+    #[sqlx(flatten)]
+    order: Row,
+}
+
+/// The pages of several queries with one statement, one page per query in
+/// their order. Each query's cursor is one seek by its external id, and its
+/// page one seek on (client_id, created_at DESC, id DESC) from there, however
+/// deep; a query without a cursor starts above every order. An unknown
+/// cursor gives an empty page (see [`is_order_of`]).
+pub(crate) async fn pages(
     db: impl PgExecutor<'_>,
-    client_id: i64,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<BuyOrder>, sqlx::Error> {
-    let rows: Vec<Row> = match after {
-        None => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM buy_order WHERE client_id = $1 \
-                 ORDER BY created_at DESC, id DESC LIMIT $2"
-            );
-            sqlx::query_as(&sql)
-                .bind(client_id)
-                .bind(limit)
-                .fetch_all(db)
-                .await?
-        }
-        Some(reference) => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM buy_order WHERE client_id = $1 \
-                 AND (created_at, id) < ( \
-                   SELECT created_at, id FROM buy_order WHERE external_id = $2 AND client_id = $1 \
-                 ) \
-                 ORDER BY created_at DESC, id DESC LIMIT $3"
-            );
-            sqlx::query_as(&sql)
-                .bind(client_id)
-                .bind(reference)
-                .bind(limit)
-                .fetch_all(db)
-                .await?
-        }
-    };
-    rows.into_iter().map(into_buy_order).collect()
+    queries: &[KeysetPage],
+) -> Result<Vec<Vec<BuyOrder>>, sqlx::Error> {
+    let column = |field: fn(&KeysetPage) -> i64| queries.iter().map(field).collect::<Vec<_>>();
+    let rows: Vec<PageRow> = sqlx::query_as(
+        "SELECT q.query, page.* \
+         FROM unnest($1::int8[], $2::uuid[], $3::int8[]) WITH ORDINALITY \
+              AS q (client_id, after, lim, query) \
+         CROSS JOIN LATERAL ( \
+             SELECT created_at, id FROM buy_order \
+             WHERE external_id = q.after AND client_id = q.client_id \
+             UNION ALL \
+             SELECT 'infinity', 9223372036854775807 WHERE q.after IS NULL \
+         ) AS cursor (created_at, id) \
+         CROSS JOIN LATERAL ( \
+             SELECT external_id, created_at, currency_iso3::text AS currency_iso3, \
+                    currency_amount, btc_rate, btc_amount \
+             FROM buy_order \
+             WHERE client_id = q.client_id AND (created_at, id) < (cursor.created_at, cursor.id) \
+             ORDER BY created_at DESC, id DESC LIMIT q.lim \
+         ) AS page",
+    )
+    .bind(column(|q| q.client_id))
+    .bind(queries.iter().map(|q| q.after).collect::<Vec<_>>())
+    .bind(column(|q| q.limit))
+    .fetch_all(db)
+    .await?;
+    let mut pages: Vec<Vec<BuyOrder>> = queries.iter().map(|_| Vec::new()).collect();
+    for row in rows {
+        let page = usize::try_from(row.query - 1)
+            .ok()
+            .and_then(|index| pages.get_mut(index))
+            .ok_or_else(|| sqlx::Error::Protocol(format!("a row for query {}", row.query)))?;
+        page.push(into_buy_order(row.order)?);
+    }
+    Ok(pages)
 }
 
 fn into_buy_order(row: Row) -> Result<BuyOrder, sqlx::Error> {

@@ -132,6 +132,9 @@ async fn prometheus_sees_the_orders_pages_and_events_of_the_cluster() {
             1.0,
         ),
         ("sum(batch_writer_batch_size_count)", 6.0),
+        // The three pages, each read on its own: nothing else was waiting.
+        ("sum(page_reader_batch_size_sum)", 3.0),
+        ("sum(page_reader_batch_size_count)", 3.0),
         (r#"sum(outbox_publish_confirms_total{outcome="ack"})"#, 6.0),
         ("sum(outbox_depth)", 0.0),
         ("sum(messages_consumed_total)", 6.0),

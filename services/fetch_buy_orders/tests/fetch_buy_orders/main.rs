@@ -1,7 +1,8 @@
 //! fetch_buy_orders' HTTP face, run inside this process beside the migration
 //! service it waits for, on fresh databases: the page parameters are checked
-//! (422, 404) and an empty read model gives an empty page. Paging through
-//! synced orders is `crates/e2e`'s.
+//! (422, 404), an empty read model gives an empty page, and pages asked for
+//! at the same moment (read together) each get their own rows. Paging
+//! through synced orders is `crates/e2e`'s.
 
 use platform::schema;
 use serde_json::json;
@@ -12,7 +13,8 @@ use testkit::{Api, InProcess, TestDatabase};
 /// The service and what it needs, all dropped together.
 struct Harness {
     api: Api,
-    _databases: [TestDatabase; 2],
+    /// The write model and the read model.
+    databases: [TestDatabase; 2],
     _services: [InProcess; 2],
 }
 
@@ -36,7 +38,7 @@ impl Harness {
         let service = service.wait_healthy().await;
         Self {
             api: Api::new(String::new(), service.url()),
-            _databases: [write_model, read_model],
+            databases: [write_model, read_model],
             _services: [service, migration],
         }
     }
@@ -68,4 +70,76 @@ async fn page_parameters_are_checked() {
         empty.json(),
         json!({"rows": [], "last_reference": null, "has_more": false})
     );
+}
+
+#[tokio::test]
+async fn pages_asked_for_at_once_each_get_their_own_rows() {
+    let harness = Harness::start().await;
+    let read_model = harness.databases[1].pool().await;
+    // 40 orders, every fourth of client 2, two to a second (ties broken by id).
+    sqlx::query(
+        "INSERT INTO buy_order (id, external_id, client_id, created_at, currency_id, \
+         currency_iso3, currency_amount, btc_rate, btc_amount) \
+         SELECT n, gen_random_uuid(), CASE WHEN n % 4 = 0 THEN 2 ELSE 1 END, \
+                timestamptz '2026-01-01' + (n / 2) * interval '1 second', \
+                1, 'USD', 1.00, 48478.88, 0.00002063 \
+         FROM generate_series(1, 40) AS n",
+    )
+    .execute(&read_model)
+    .await
+    .expect("orders inserted");
+    let newest_first = |client: i64| {
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "SELECT external_id FROM buy_order WHERE client_id = $1 ORDER BY id DESC",
+        )
+        .bind(client)
+        .fetch_all(&read_model)
+    };
+    let ours = newest_first(1).await.expect("client 1's orders");
+    let theirs = newest_first(2).await.expect("client 2's orders");
+
+    // Every page of client 1 at once: from the top and after each order, in
+    // three sizes; and cursors that name no order of client 1.
+    let mut pages = tokio::task::JoinSet::new();
+    for size in [1, 3, 7] {
+        for start in 0..=ours.len() {
+            let after = start.checked_sub(1).map(|i| ours[i]);
+            let query = match after {
+                Some(id) => format!("page_size={size}&last_reference={id}"),
+                None => format!("page_size={size}"),
+            };
+            let expected = ours[start..].iter().take(size).copied().collect::<Vec<_>>();
+            let has_more = start + size < ours.len();
+            let api = harness.api.clone();
+            pages.spawn(async move {
+                (
+                    api.get_orders(&query).await,
+                    query,
+                    Some((expected, has_more)),
+                )
+            });
+        }
+    }
+    for stranger in [theirs[0], uuid::Uuid::new_v4()] {
+        let api = harness.api.clone();
+        let query = format!("last_reference={stranger}");
+        pages.spawn(async move { (api.get_orders(&query).await, query, None) });
+    }
+    while let Some(page) = pages.join_next().await {
+        let (reply, query, expected) = page.expect("a request ran");
+        let Some((expected, has_more)) = expected else {
+            assert_eq!(reply.status, 404, "{query}: {}", reply.text);
+            continue;
+        };
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text);
+        let body = reply.json();
+        let ids: Vec<uuid::Uuid> = body["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|row| row["id"].as_str().expect("an id").parse().expect("a uuid"))
+            .collect();
+        assert_eq!(ids, expected, "{query}");
+        assert_eq!(body["has_more"], has_more, "{query}");
+    }
 }

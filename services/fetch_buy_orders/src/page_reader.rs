@@ -1,0 +1,110 @@
+//! Reads the pages asked for at the same moment with one statement. Each
+//! page on its own cost a round trip, and PostgreSQL a statement, a snapshot
+//! and a wake-up; under load those were most of a page's CPU. A few reader
+//! tasks take whatever queries are waiting, read their pages together on a
+//! held connection, and hand each request its own. A lone request waits for
+//! nobody: it is read as soon as a reader is free.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use domain::BuyOrder;
+use platform::postgres::HeldConnections;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::storage::{self, KeysetPage};
+
+/// The most pages read in one statement.
+const MAX_BATCH: usize = 64;
+/// Readers at once: while one batch is in the database, the next gathers.
+const READERS: usize = 2;
+
+/// A page, or why it could not be read (shared by every page of its batch).
+pub(crate) type PageResult = Result<Vec<BuyOrder>, Arc<sqlx::Error>>;
+
+struct Pending {
+    query: KeysetPage,
+    reply: oneshot::Sender<PageResult>,
+}
+
+/// The request side of the readers.
+pub(crate) struct PageReader {
+    sender: mpsc::Sender<Pending>,
+}
+
+impl PageReader {
+    /// The request side, and the readers: work to run (and watch) for as
+    /// long as the service serves. It ends once the request side is dropped.
+    pub(crate) fn new(
+        connections: Arc<HeldConnections>,
+    ) -> (Self, impl Future<Output = ()> + Send + 'static) {
+        let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let readers = async move {
+            let readers: Vec<_> = (0..READERS)
+                .map(|_| tokio::spawn(read_batches(connections.clone(), receiver.clone())))
+                .collect();
+            for reader in readers {
+                if let Err(error) = reader.await
+                    && error.is_panic()
+                {
+                    std::panic::resume_unwind(error.into_panic());
+                }
+            }
+        };
+        (Self { sender }, readers)
+    }
+
+    /// The page `query` asks for, read in the next batch.
+    pub(crate) async fn read(&self, query: KeysetPage) -> PageResult {
+        let (reply, page) = oneshot::channel();
+        let stopped = || Arc::new(sqlx::Error::PoolClosed);
+        self.sender
+            .send(Pending { query, reply })
+            .await
+            .map_err(|_| stopped())?;
+        page.await.map_err(|_| stopped())?
+    }
+}
+
+async fn read_batches(
+    connections: Arc<HeldConnections>,
+    receiver: Arc<Mutex<mpsc::Receiver<Pending>>>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Requests that gave up meanwhile (timed out, or their client went
+        // away) are not read for.
+        batch.retain(|pending| !pending.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        let queries: Vec<KeysetPage> = batch.iter().map(|pending| pending.query).collect();
+        metrics::histogram!("page_reader_batch_size").record(queries.len() as f64);
+        match read_batch(&connections, &queries).await {
+            Ok(pages) => {
+                for (pending, page) in batch.drain(..).zip(pages) {
+                    // A request that has just given up needs no answer.
+                    let _ = pending.reply.send(Ok(page));
+                }
+            }
+            Err(error) => {
+                let error = Arc::new(error);
+                for pending in batch.drain(..) {
+                    let _ = pending.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn read_batch(
+    connections: &HeldConnections,
+    queries: &[KeysetPage],
+) -> Result<Vec<Vec<BuyOrder>>, sqlx::Error> {
+    let mut lent = connections.lend().await?;
+    let pages = storage::pages(lent.get().await?, queries).await?;
+    // Only once its work is done: a connection dropped midway is closed.
+    lent.give_back();
+    Ok(pages)
+}
