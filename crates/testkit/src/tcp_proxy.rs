@@ -22,6 +22,8 @@ struct State {
     open: AtomicBool,
     /// Cancelled to drop every connection made before a cut.
     connections: Mutex<CancellationToken>,
+    /// Cancelled to stop forwarding on every connection made before a silence.
+    forwarding: Mutex<CancellationToken>,
 }
 
 impl TcpProxy {
@@ -35,6 +37,7 @@ impl TcpProxy {
             upstream,
             open: AtomicBool::new(true),
             connections: Mutex::new(CancellationToken::new()),
+            forwarding: Mutex::new(CancellationToken::new()),
         });
         let accepting = tokio::spawn(accept(listener, state.clone()));
         Self {
@@ -51,13 +54,15 @@ impl TcpProxy {
     /// Drops every open connection and refuses new ones until [`TcpProxy::restore`].
     pub fn cut(&self) {
         self.state.open.store(false, Ordering::SeqCst);
-        let mut connections = self
-            .state
-            .connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        connections.cancel();
-        *connections = CancellationToken::new();
+        renew(&self.state.connections);
+    }
+
+    /// Keeps every open connection but carries nothing more on it, as a
+    /// network that drops packets does, and refuses new ones until
+    /// [`TcpProxy::restore`]. The silent connections stay open until a cut.
+    pub fn silence(&self) {
+        self.state.open.store(false, Ordering::SeqCst);
+        renew(&self.state.forwarding);
     }
 
     /// Lets connections through again.
@@ -73,26 +78,39 @@ impl Drop for TcpProxy {
     }
 }
 
+/// Cancels the token in `slot`, and puts a fresh one there for later connections.
+fn renew(slot: &Mutex<CancellationToken>) {
+    let mut token = slot.lock().unwrap_or_else(|p| p.into_inner());
+    token.cancel();
+    *token = CancellationToken::new();
+}
+
 async fn accept(listener: TcpListener, state: Arc<State>) {
     while let Ok((client, _)) = listener.accept().await {
         if !state.open.load(Ordering::SeqCst) {
             continue; // dropping the socket refuses the connection
         }
-        let cut = state
-            .connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        tokio::spawn(forward(client, state.upstream, cut));
+        let current = |slot: &Mutex<CancellationToken>| {
+            slot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        };
+        let (cut, silenced) = (current(&state.connections), current(&state.forwarding));
+        tokio::spawn(forward(client, state.upstream, cut, silenced));
     }
 }
 
-async fn forward(mut client: TcpStream, upstream: SocketAddr, cut: CancellationToken) {
+async fn forward(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    cut: CancellationToken,
+    silenced: CancellationToken,
+) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
     tokio::select! {
         _ = cut.cancelled() => {}
+        // Both sockets stay open, carrying nothing, until a cut.
+        _ = silenced.cancelled() => cut.cancelled().await,
         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
     }
 }

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::BuyOrder;
 use platform::postgres::HeldConnections;
@@ -18,6 +19,11 @@ use crate::storage::{self, KeysetPage};
 const MAX_BATCH: usize = 64;
 /// Readers at once: while one batch is in the database, the next gathers.
 const READERS: usize = 2;
+/// How long a batch may take. A read takes milliseconds, and the server
+/// cancels a statement at `READ_MODEL_DB_STATEMENT_TIMEOUT_MS`; this bounds
+/// what the server cannot: a connection gone silent (a cut network), which
+/// would otherwise hold a reader until TCP gives up, many minutes later.
+const BATCH_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A page, or why it could not be read (shared by every page of its batch).
 pub(crate) type PageResult = Result<Vec<BuyOrder>, Arc<sqlx::Error>>;
@@ -81,7 +87,8 @@ async fn read_batches(
         }
         let queries: Vec<KeysetPage> = batch.iter().map(|pending| pending.query).collect();
         metrics::histogram!("page_reader_batch_size").record(queries.len() as f64);
-        match read_batch(&connections, &queries).await {
+        let read = tokio::time::timeout(BATCH_DEADLINE, read_batch(&connections, &queries));
+        match read.await.unwrap_or_else(|_| Err(deadline_passed())) {
             Ok(pages) => {
                 for (pending, page) in batch.drain(..).zip(pages) {
                     // A request that has just given up needs no answer.
@@ -107,4 +114,11 @@ async fn read_batch(
     // Only once its work is done: a connection dropped midway is closed.
     lent.give_back();
     Ok(pages)
+}
+
+/// The error of a batch cut off at [`BATCH_DEADLINE`] (its connection was
+/// dropped, and so closed): the database is away, as far as a client can tell.
+fn deadline_passed() -> sqlx::Error {
+    let why = format!("no answer within {} s", BATCH_DEADLINE.as_secs());
+    sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, why))
 }

@@ -1,13 +1,18 @@
 //! fetch_buy_orders' HTTP face, run inside this process beside the migration
 //! service it waits for, on fresh databases: the page parameters are checked
-//! (422, 404), an empty read model gives an empty page, and pages asked for
-//! at the same moment (read together) each get their own rows. Paging
-//! through synced orders is `crates/e2e`'s.
+//! (422, 404), an empty read model gives an empty page, pages asked for at
+//! the same moment (read together) each get their own rows, and a read model
+//! gone silent fails pages with 503 until it is back. Paging through synced
+//! orders is `crates/e2e`'s.
 
 use platform::schema;
 use serde_json::json;
+use std::net::ToSocketAddrs;
+use std::time::{Duration, Instant};
 use testkit::in_process::{listening, upstream};
+
 use testkit::settings::database_vars;
+use testkit::tcp_proxy::TcpProxy;
 use testkit::{Api, InProcess, TestDatabase};
 
 /// The service and what it needs, all dropped together.
@@ -15,6 +20,8 @@ struct Harness {
     api: Api,
     /// The write model and the read model.
     databases: [TestDatabase; 2],
+    /// The service's way to the read model.
+    read_model_link: TcpProxy,
     _services: [InProcess; 2],
 }
 
@@ -28,7 +35,15 @@ impl Harness {
         let app = migration::App::build(config).await.expect("binding");
         let migration = InProcess::spawn(app.local_addr().expect("bound"), |s| app.run(s));
 
-        let mut vars = database_vars("READ_MODEL_DB", read_model.config());
+        let address = (read_model.config().host.as_str(), read_model.config().port)
+            .to_socket_addrs()
+            .expect("the read model's address")
+            .next()
+            .expect("the read model resolves");
+        let read_model_link = TcpProxy::start(address).await;
+        let mut through_link = read_model.config().clone();
+        (through_link.host, through_link.port) = ("127.0.0.1".into(), read_model_link.port());
+        let mut vars = database_vars("READ_MODEL_DB", &through_link);
         // API keys are checked against the write model.
         vars.extend(database_vars("WRITE_MODEL_DB", write_model.config()));
         vars.extend(upstream("MIGRATION", &migration));
@@ -39,6 +54,7 @@ impl Harness {
         Self {
             api: Api::new(String::new(), service.url()),
             databases: [write_model, read_model],
+            read_model_link,
             _services: [service, migration],
         }
     }
@@ -141,5 +157,55 @@ async fn pages_asked_for_at_once_each_get_their_own_rows() {
             .collect();
         assert_eq!(ids, expected, "{query}");
         assert_eq!(body["has_more"], has_more, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_read_model_gone_silent_fails_pages_with_503_until_it_is_back() {
+    let harness = Harness::start().await;
+    // Pages at once, so that both readers hold connections of their own.
+    let mut pages = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let api = harness.api.clone();
+        pages.spawn(async move { api.get_orders("").await.status });
+    }
+    while let Some(status) = pages.join_next().await {
+        assert_eq!(status.expect("a request ran"), 200);
+    }
+
+    // Packets dropped, connections left open: only the service's own bound
+    // on a read (10 s) ends it, before the request's own (15 s). A page for
+    // each reader, one after the other.
+    harness.read_model_link.silence();
+    let mut pages = tokio::task::JoinSet::new();
+    for pause in [0, 300] {
+        let api = harness.api.clone();
+        pages.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let asked = Instant::now();
+            let status = api.get_orders("page_size=5").await.status;
+            (status, asked.elapsed())
+        });
+    }
+    let mut answered = Vec::new();
+    while let Some(page) = pages.join_next().await {
+        answered.push(page.expect("a request ran"));
+    }
+    for (status, waited) in answered {
+        assert_eq!(status, 503);
+        assert!(waited < Duration::from_secs(14), "{waited:?}");
+    }
+
+    // Back: connections that went silent are closed as they are found out,
+    // and pages are served again, each answer a 200 or a 503 meanwhile.
+    harness.read_model_link.restore();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let reply = harness.api.get_orders("").await;
+        if reply.status == 200 {
+            break;
+        }
+        assert_eq!(reply.status, 503, "{}", reply.text);
+        assert!(Instant::now() < deadline, "pages did not come back");
     }
 }
