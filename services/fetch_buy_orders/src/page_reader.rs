@@ -12,6 +12,7 @@ use std::time::Duration;
 use domain::BuyOrder;
 use platform::postgres::HeldConnections;
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use crate::storage::{self, KeysetPage};
 
@@ -47,11 +48,13 @@ impl PageReader {
         let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
         let receiver = Arc::new(Mutex::new(receiver));
         let readers = async move {
-            let readers: Vec<_> = (0..READERS)
-                .map(|_| tokio::spawn(read_batches(connections.clone(), receiver.clone())))
-                .collect();
-            for reader in readers {
-                if let Err(error) = reader.await
+            let mut readers = JoinSet::new();
+            for _ in 0..READERS {
+                readers.spawn(read_batches(connections.clone(), receiver.clone()));
+            }
+            // The first reader to panic passes its panic on at once.
+            while let Some(ended) = readers.join_next().await {
+                if let Err(error) = ended
                     && error.is_panic()
                 {
                     std::panic::resume_unwind(error.into_panic());
