@@ -2,6 +2,8 @@
 //! pages in one statement. Each page is one seek on (client_id, created_at
 //! DESC, id DESC), whatever its depth.
 
+use std::cmp::Reverse;
+
 use domain::BuyOrder;
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;
@@ -46,6 +48,8 @@ pub(crate) struct KeysetPage {
 struct PageRow {
     /// Which query of the batch the row answers, from 1.
     query: i64,
+    /// The read model's own id, which breaks ties of `created_at`.
+    id: i64,
     #[sqlx(flatten)]
     order: Row,
 }
@@ -60,7 +64,7 @@ pub(crate) async fn pages(
     queries: &[KeysetPage],
 ) -> Result<Vec<Vec<BuyOrder>>, sqlx::Error> {
     let column = |field: fn(&KeysetPage) -> i64| queries.iter().map(field).collect::<Vec<_>>();
-    let rows: Vec<PageRow> = sqlx::query_as(
+    let mut rows: Vec<PageRow> = sqlx::query_as(
         "SELECT q.query, page.* \
          FROM unnest($1::int8[], $2::uuid[], $3::int8[]) WITH ORDINALITY \
               AS q (client_id, after, lim, query) \
@@ -71,7 +75,7 @@ pub(crate) async fn pages(
              SELECT 'infinity', 9223372036854775807 WHERE q.after IS NULL \
          ) AS cursor (created_at, id) \
          CROSS JOIN LATERAL ( \
-             SELECT external_id, created_at, currency_iso3::text AS currency_iso3, \
+             SELECT id, external_id, created_at, currency_iso3::text AS currency_iso3, \
                     currency_amount, btc_rate, btc_amount \
              FROM buy_order \
              WHERE client_id = q.client_id AND (created_at, id) < (cursor.created_at, cursor.id) \
@@ -83,6 +87,11 @@ pub(crate) async fn pages(
     .bind(column(|q| q.limit))
     .fetch_all(db)
     .await?;
+    // The rows come in page order, but SQL only promises an order that is
+    // asked for; checking it here is cheaper than a sort in the statement.
+    if !rows.is_sorted_by_key(|row| (row.query, Reverse((row.order.created_at, row.id)))) {
+        rows.sort_by_key(|row| (row.query, Reverse((row.order.created_at, row.id))));
+    }
     let mut pages: Vec<Vec<BuyOrder>> = queries.iter().map(|_| Vec::new()).collect();
     for row in rows {
         let page = usize::try_from(row.query - 1)
