@@ -3,7 +3,6 @@
 //! run in parallel. The services reach RabbitMQ through a [`TcpProxy`], so a
 //! test can cut their connections.
 
-use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use platform::rabbitmq::QueueConfig;
@@ -59,12 +58,9 @@ impl Cluster {
         queue.exchange = unique("test_exchange");
         queue.queue = unique("test_queue");
         queue.retry_wait = Duration::from_secs(1);
-        let broker = (queue.host.as_str(), queue.port)
-            .to_socket_addrs()
-            .expect("broker address");
-        let broker = broker.into_iter().next().expect("the broker resolves");
-        let queue_proxy = TcpProxy::start(broker).await;
-        let read_model_proxy = TcpProxy::start(database_address(read_model.config())).await;
+        let queue_proxy = TcpProxy::start(&queue.host, queue.port).await;
+        let read_model_proxy =
+            TcpProxy::start(&read_model.config().host, read_model.config().port).await;
         let coinbase = FakeCoinbase::start().await;
         let services: Vec<_> = SERVICES
             .iter()
@@ -224,13 +220,6 @@ impl Cluster {
         pool.close().await;
         count
     }
-}
-
-fn database_address(database: &platform::postgres::DatabaseConfig) -> std::net::SocketAddr {
-    let mut addresses = (database.host.as_str(), database.port)
-        .to_socket_addrs()
-        .expect("resolving");
-    addresses.next().expect("the database host resolves")
 }
 
 fn cluster_env(

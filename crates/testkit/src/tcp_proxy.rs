@@ -2,7 +2,7 @@
 //! service does when its broker goes away and comes back, without touching
 //! the broker that other tests share.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,8 +27,13 @@ struct State {
 }
 
 impl TcpProxy {
-    /// Starts forwarding a free loopback port to `upstream`.
-    pub async fn start(upstream: SocketAddr) -> Self {
+    /// Starts forwarding a free loopback port to `host`:`port`.
+    pub async fn start(host: &str, port: u16) -> Self {
+        let upstream = (host, port)
+            .to_socket_addrs()
+            .expect("resolving the proxy's upstream")
+            .next()
+            .expect("the upstream host resolves");
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding the proxy");

@@ -7,10 +7,8 @@
 
 use platform::schema;
 use serde_json::json;
-use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 use testkit::in_process::{listening, upstream};
-
 use testkit::settings::database_vars;
 use testkit::tcp_proxy::TcpProxy;
 use testkit::{Api, InProcess, TestDatabase};
@@ -35,13 +33,8 @@ impl Harness {
         let app = migration::App::build(config).await.expect("binding");
         let migration = InProcess::spawn(app.local_addr().expect("bound"), |s| app.run(s));
 
-        let address = (read_model.config().host.as_str(), read_model.config().port)
-            .to_socket_addrs()
-            .expect("the read model's address")
-            .next()
-            .expect("the read model resolves");
-        let read_model_link = TcpProxy::start(address).await;
         let mut through_link = read_model.config().clone();
+        let read_model_link = TcpProxy::start(&through_link.host, through_link.port).await;
         (through_link.host, through_link.port) = ("127.0.0.1".into(), read_model_link.port());
         let mut vars = database_vars("READ_MODEL_DB", &through_link);
         // API keys are checked against the write model.
