@@ -90,8 +90,9 @@ async fn read_batches(
         }
         let queries: Vec<KeysetPage> = batch.iter().map(|pending| pending.query).collect();
         metrics::histogram!("page_reader_batch_size").record(queries.len() as f64);
-        let read = tokio::time::timeout(BATCH_DEADLINE, read_batch(&connections, &queries));
-        match read.await.unwrap_or_else(|_| Err(deadline_passed())) {
+        let read = connections.run(async |db| storage::pages(db, &queries).await);
+        let within_deadline = tokio::time::timeout(BATCH_DEADLINE, read).await;
+        match within_deadline.unwrap_or_else(|_| Err(deadline_passed())) {
             Ok(pages) => {
                 for (pending, page) in batch.drain(..).zip(pages) {
                     // A request that has just given up needs no answer.
@@ -106,17 +107,6 @@ async fn read_batches(
             }
         }
     }
-}
-
-async fn read_batch(
-    connections: &HeldConnections,
-    queries: &[KeysetPage],
-) -> Result<Vec<Vec<BuyOrder>>, sqlx::Error> {
-    let mut lent = connections.lend().await?;
-    let pages = storage::pages(lent.get().await?, queries).await?;
-    // Only once its work is done: a connection dropped midway is closed.
-    lent.give_back();
-    Ok(pages)
 }
 
 /// The error of a batch cut off at [`BATCH_DEADLINE`] (its connection was

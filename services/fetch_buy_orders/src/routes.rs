@@ -167,10 +167,10 @@ async fn read_rows(
     let rows = service.pages.read(query).await?;
     if let (Some(reference), true) = (after, rows.is_empty()) {
         // An empty page: the end of the list, or a reference to no order of ours.
-        let mut lent = service.read_model.lend().await?;
-        let known = storage::is_order_of(lent.get().await?, client.0, reference).await?;
-        lent.give_back();
-        if !known {
+        let read_model = &service.read_model;
+        let is_ours =
+            read_model.run(async |db| storage::is_order_of(db, client.0, reference).await);
+        if !is_ours.await? {
             return Ok(Err(reference));
         }
     }

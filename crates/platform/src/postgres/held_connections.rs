@@ -53,13 +53,24 @@ impl HeldConnections {
         })
     }
 
+    /// Does `work` on a lent connection, and gives the connection back only
+    /// once `work` has succeeded: one whose work failed, or was dropped
+    /// midway, is closed. Fails as [`Self::lend`] and [`LentConnection::get`]
+    /// do, or with `work`'s error.
+    pub async fn run<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let mut lent = self.lend().await?;
+        let done = work(lent.get().await?).await?;
+        lent.give_back();
+        Ok(done)
+    }
+
     /// One round trip on a lent connection, for a healthcheck. Fails when the
     /// database cannot be reached or every connection stays busy.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        let mut lent = self.lend().await?;
-        super::ping(lent.get().await?).await?;
-        lent.give_back();
-        Ok(())
+        self.run(async |db| super::ping(db).await).await
     }
 
     fn shelf(&self) -> std::sync::MutexGuard<'_, Vec<HeldConnection>> {
