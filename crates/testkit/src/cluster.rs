@@ -153,14 +153,16 @@ impl Cluster {
         self.wait_healthy(name).await;
     }
 
-    /// Stops a service with SIGTERM, letting it finish what it is doing.
-    pub async fn stop_service(&mut self, name: &str) {
-        let process = self.entry(name).2.take().expect("the service is running");
+    /// Stops a service with SIGTERM, letting it finish what it is doing;
+    /// returns all it logged.
+    pub async fn stop_service(&mut self, name: &str) -> String {
+        let mut process = self.entry(name).2.take().expect("the service is running");
         let status = process.terminate().await;
         assert!(
             status.success(),
             "{name} exited with {status} after SIGTERM"
         );
+        process.log()
     }
 
     /// Kills a service with SIGKILL: it gets no chance to clean up.

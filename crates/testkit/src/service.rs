@@ -104,7 +104,7 @@ impl ServiceProcess {
     }
 
     /// Sends SIGTERM and waits for the process to exit.
-    pub async fn terminate(mut self) -> ExitStatus {
+    pub async fn terminate(&mut self) -> ExitStatus {
         self.signal(Signal::SIGTERM);
         tokio::time::timeout(START_TIMEOUT, self.child.wait())
             .await

@@ -95,3 +95,36 @@ async fn a_terminated_create_buy_order_finishes_its_requests_and_publishes_their
     let read = cluster.read_pool().await;
     assert_eq!(stored_ids(&read).await, sorted(all));
 }
+
+#[tokio::test]
+async fn a_clean_stop_after_work_logs_no_error() {
+    let mut cluster = Cluster::start().await;
+    let reply = cluster.api.buy("USD", "10.00").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(cluster.wait_for_read_model(1).await, 1);
+    let page = cluster.api.get_orders("page_size=1").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+
+    // An operator's alerts watch for errors: a deploy must not raise one.
+    for service in [
+        "create_buy_order",
+        "read_model_sync",
+        "fetch_buy_orders",
+        "btc_price",
+    ] {
+        let log = cluster.stop_service(service).await;
+        assert!(
+            log.contains("\"message\":\"service_shut_down\""),
+            "{service} logged its stop:\n{log}"
+        );
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("\"level\":\"ERROR\""))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{service} logged errors:\n{}",
+            errors.join("\n")
+        );
+    }
+}

@@ -45,7 +45,7 @@ async fn each_service_login_may_do_its_own_work_and_nothing_more() {
     let (write, read) = (TestDatabase::empty().await, TestDatabase::empty().await);
     let [create, sync, fetch] =
         ["create", "sync", "fetch"].map(|who| unique(&format!("rsdist_{who}")));
-    let service = start_with(
+    let mut service = start_with(
         &write,
         &read,
         &[

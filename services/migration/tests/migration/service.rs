@@ -53,7 +53,7 @@ async fn healthcheck(service: &ServiceProcess) -> (StatusCode, Value) {
 #[tokio::test]
 async fn applies_both_schemas_to_empty_databases() {
     let (write, read) = (TestDatabase::empty().await, TestDatabase::empty().await);
-    let service = start(&write, &read).wait_healthy().await;
+    let mut service = start(&write, &read).wait_healthy().await;
 
     let (write_pool, read_pool) = (write.pool().await, read.pool().await);
     let write_files = std::fs::read_dir("../../migrations/write_model")
@@ -99,12 +99,12 @@ async fn applies_both_schemas_to_empty_databases() {
 #[tokio::test]
 async fn a_restart_applies_nothing_twice() {
     let (write, read) = (TestDatabase::empty().await, TestDatabase::empty().await);
-    let first = start(&write, &read).wait_healthy().await;
+    let mut first = start(&write, &read).wait_healthy().await;
     assert!(first.terminate().await.success());
     let write_pool = write.pool().await;
     let before = applied_migrations(&write_pool).await;
 
-    let second = start(&write, &read).wait_healthy().await;
+    let mut second = start(&write, &read).wait_healthy().await;
     assert_eq!(
         applied_migrations(&write_pool).await,
         before,
