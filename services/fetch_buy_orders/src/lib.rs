@@ -76,7 +76,11 @@ impl App {
         let pool = config.read_model.connect_lazy();
         let startup = Readiness::starting("waiting for migrations");
         let read_model = Arc::new(HeldConnections::new(&pool));
-        let (pages, reading) = PageReader::new(read_model.clone());
+        let deadline = page_reader::batch_deadline(
+            config.read_model.statement_timeout,
+            config.listen.limits.request_timeout,
+        );
+        let (pages, reading) = PageReader::new(read_model.clone(), deadline);
         let authenticator = match &config.key_store {
             Some(keys) => Authenticator::new(config.auth.clone(), keys.connect_lazy()),
             None => Authenticator::open(),

@@ -20,11 +20,8 @@ use crate::storage::{self, KeysetPage};
 const MAX_BATCH: usize = 64;
 /// Readers at once: while one batch is in the database, the next gathers.
 const READERS: usize = 2;
-/// How long a batch may take. A read takes milliseconds, and the server
-/// cancels a statement at `READ_MODEL_DB_STATEMENT_TIMEOUT_MS`; this bounds
-/// what the server cannot: a connection gone silent (a cut network), which
-/// would otherwise hold a reader until TCP gives up, many minutes later.
-const BATCH_DEADLINE: Duration = Duration::from_secs(10);
+/// How long past its statement's own bound a batch's answer may take.
+const ANSWER_MARGIN: Duration = Duration::from_secs(5);
 
 /// A page, or why it could not be read (shared by every page of its batch).
 pub(crate) type PageResult = Result<Vec<BuyOrder>, Arc<sqlx::Error>>;
@@ -44,13 +41,18 @@ impl PageReader {
     /// long as the service serves. It ends once the request side is dropped.
     pub(crate) fn new(
         connections: Arc<HeldConnections>,
+        deadline: Duration,
     ) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
         let receiver = Arc::new(Mutex::new(receiver));
         let readers = async move {
             let mut readers = JoinSet::new();
             for _ in 0..READERS {
-                readers.spawn(read_batches(connections.clone(), receiver.clone()));
+                readers.spawn(read_batches(
+                    connections.clone(),
+                    receiver.clone(),
+                    deadline,
+                ));
             }
             // The first reader to panic passes its panic on at once.
             while let Some(ended) = readers.join_next().await {
@@ -76,9 +78,23 @@ impl PageReader {
     }
 }
 
+/// How long a batch may take: as long as the server may run its statement
+/// (`READ_MODEL_DB_STATEMENT_TIMEOUT_MS`, zero for no bound) and a margin
+/// for the answer, but never longer than a request waits for it. The server
+/// cancels a statement that runs too long; this bounds what it cannot: a
+/// connection gone silent (a cut network), which would otherwise hold a
+/// reader until TCP gives up, many minutes later.
+pub(crate) fn batch_deadline(statement_timeout: Duration, request_timeout: Duration) -> Duration {
+    if statement_timeout.is_zero() {
+        return request_timeout;
+    }
+    (statement_timeout + ANSWER_MARGIN).min(request_timeout)
+}
+
 async fn read_batches(
     connections: Arc<HeldConnections>,
     receiver: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    deadline: Duration,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -91,8 +107,8 @@ async fn read_batches(
         let queries: Vec<KeysetPage> = batch.iter().map(|pending| pending.query).collect();
         metrics::histogram!("page_reader_batch_size").record(queries.len() as f64);
         let read = connections.run(async |db| storage::pages(db, &queries).await);
-        let within_deadline = tokio::time::timeout(BATCH_DEADLINE, read).await;
-        match within_deadline.unwrap_or_else(|_| Err(deadline_passed())) {
+        let within_deadline = tokio::time::timeout(deadline, read).await;
+        match within_deadline.unwrap_or_else(|_| Err(deadline_passed(deadline))) {
             Ok(pages) => {
                 for (pending, page) in batch.drain(..).zip(pages) {
                     // A request that has just given up needs no answer.
@@ -109,9 +125,31 @@ async fn read_batches(
     }
 }
 
-/// The error of a batch cut off at [`BATCH_DEADLINE`] (its connection was
+/// The error of a batch cut off at its deadline (its connection was
 /// dropped, and so closed): the database is away, as far as a client can tell.
-fn deadline_passed() -> sqlx::Error {
-    let why = format!("no answer within {} s", BATCH_DEADLINE.as_secs());
+fn deadline_passed(deadline: Duration) -> sqlx::Error {
+    let why = format!("no answer within {} ms", deadline.as_millis());
     sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_may_take_its_statements_bound_and_a_margin_but_never_past_its_requests() {
+        let s = Duration::from_secs;
+        for (statement_timeout, request_timeout, deadline) in [
+            (s(5), s(15), s(10)),  // the defaults
+            (s(1), s(15), s(6)),   // a tighter bound on statements
+            (s(20), s(15), s(15)), // no request waits that long
+            (s(0), s(15), s(15)),  // no bound on statements
+        ] {
+            assert_eq!(
+                batch_deadline(statement_timeout, request_timeout),
+                deadline,
+                "statement timeout {statement_timeout:?}, request timeout {request_timeout:?}"
+            );
+        }
+    }
 }
