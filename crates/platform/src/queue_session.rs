@@ -8,6 +8,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
+use lapin::protocol::constants::REPLY_SUCCESS;
 use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
@@ -53,7 +54,8 @@ enum Ended {
 
 /// Runs `client` in one session after another until `cancel`, keeping
 /// `readiness` true to whether a session is working. On the way out it closes
-/// the connection, so that unacknowledged messages go back to the queue at once.
+/// the channel and then the connection, so that unacknowledged messages go
+/// back to the queue at once.
 pub async fn keep_session<W: QueueWork>(
     queue: &QueueConfig,
     readiness: &Readiness,
@@ -62,7 +64,7 @@ pub async fn keep_session<W: QueueWork>(
     cancel: &CancellationToken,
 ) {
     loop {
-        let (connection, prepared) = tokio::select! {
+        let (connection, channel, prepared) = tokio::select! {
             _ = cancel.cancelled() => return,
             opened = open(queue, names, client) => opened,
         };
@@ -76,7 +78,15 @@ pub async fn keep_session<W: QueueWork>(
         };
         readiness.set_not_ready(NotReady::Lost("RabbitMQ"));
         // Closing hands unacknowledged messages back to the queue at once.
-        let closing = connection.close(200, "session ended".into());
+        // The channel goes first: one still closing (dropped with the work)
+        // when its connection closes is what lapin logs as an error.
+        let closing = async {
+            let channel_closed = channel.close(REPLY_SUCCESS, "session ended".into()).await;
+            let connection_closed = connection
+                .close(REPLY_SUCCESS, "session ended".into())
+                .await;
+            connection_closed.and(channel_closed)
+        };
         match tokio::time::timeout(Duration::from_secs(2), closing).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::debug!(error = %error, message = events::QUEUE_CLOSE_FAILED),
@@ -89,22 +99,23 @@ pub async fn keep_session<W: QueueWork>(
     }
 }
 
-/// A connection and a prepared channel, however many attempts that takes.
+/// A connection, its channel, and what the client prepared on it, however
+/// many attempts that takes.
 async fn open<W: QueueWork>(
     queue: &QueueConfig,
     names: &SessionEvents,
     client: &W,
-) -> (Connection, W::Prepared) {
+) -> (Connection, Channel, W::Prepared) {
     loop {
         let connection = queue.connect_with_retry().await;
         let prepared = match connection.create_channel().await {
-            Ok(channel) => client.prepare(channel).await,
+            Ok(channel) => client.prepare(channel.clone()).await.map(|p| (channel, p)),
             Err(error) => Err(error),
         };
         match prepared {
-            Ok(prepared) => {
+            Ok((channel, prepared)) => {
                 tracing::info!(exchange = %queue.exchange, queue = %queue.queue, message = names.ready);
-                return (connection, prepared);
+                return (connection, channel, prepared);
             }
             Err(error) => tracing::warn!(error = %error, message = names.setup_failed),
         }

@@ -13,7 +13,6 @@ use domain::BuyOrderEvent;
 use futures_util::future::join_all;
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::protocol::constants::REPLY_SUCCESS;
 use lapin::{BasicProperties, Channel};
 use platform::health::Readiness;
 use platform::queue_session::{QueueWork, SessionEvents, keep_session};
@@ -208,10 +207,7 @@ impl QueueWork for OutboxRelay {
     }
 
     async fn work(&mut self, channel: Channel, cancel: &CancellationToken) -> lapin::Result<()> {
-        self.relay(&channel, cancel).await?;
-        // Closed before the session closes the connection: a channel merely
-        // dropped would still be closing then, which lapin logs as an error.
-        channel.close(REPLY_SUCCESS, "relay stopped".into()).await
+        self.relay(&channel, cancel).await
     }
 }
 
