@@ -89,8 +89,9 @@ pub(crate) async fn pages(
     .await?;
     // The rows come in page order, but SQL only promises an order that is
     // asked for; checking it here is cheaper than a sort in the statement.
-    if !rows.is_sorted_by_key(|row| (row.query, Reverse((row.order.created_at, row.id)))) {
-        rows.sort_by_key(|row| (row.query, Reverse((row.order.created_at, row.id))));
+    let page_order = |row: &PageRow| (row.query, Reverse((row.order.created_at, row.id)));
+    if !rows.is_sorted_by_key(page_order) {
+        rows.sort_by_key(page_order);
     }
     let mut pages: Vec<Vec<BuyOrder>> = queries.iter().map(|_| Vec::new()).collect();
     for row in rows {
