@@ -1,9 +1,11 @@
 //! Serving an axum router until shutdown: the connections (`connections`,
-//! with the header-read bound and the drain on shutdown), the per-request
-//! bounds (`limits`: time and concurrency), and the service's background work
-//! run beside the server and watched (`serve_with_background`).
+//! with the header-read bound and the drain on shutdown), the bounds
+//! (`limits`: time and concurrency), what every request goes through
+//! (`envelope`: its id, the bounds, metrics, panics), and the service's
+//! background work run beside the server and watched (`serve_with_background`).
 
 mod connections;
+mod envelope;
 mod limits;
 
 pub use limits::HttpLimits;
@@ -11,19 +13,16 @@ pub use limits::HttpLimits;
 use crate::events;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::FutureExt;
-use std::panic::AssertUnwindSafe;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api_error::ApiError;
 use crate::config::ListenConfig;
-use crate::{metrics, request_id};
+use crate::metrics;
 
 /// A bound listener and the limits its connections are served under.
 pub struct Listener {
@@ -66,31 +65,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = listener.limits;
-    let router = router
-        .route("/metrics", get(metrics::render))
-        .layer(axum::middleware::from_fn(answer_panics))
-        .layer(axum::middleware::from_fn(metrics::track_requests));
-    let router = limits
-        .apply(router)
-        .layer(axum::middleware::from_fn(request_id::assign));
+    let bounds = Arc::new(limits.request_bounds());
+    let router =
+        router
+            .route("/metrics", get(metrics::render))
+            .layer(axum::middleware::from_fn_with_state(
+                bounds,
+                envelope::envelope,
+            ));
     connections::serve(listener.tcp, router, &limits, shutdown).await
-}
-
-/// A handler that panics is a bug: its request still gets the 500 with a
-/// reference (and the `request_failed` event), rather than a connection
-/// closed without an answer.
-async fn answer_panics(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
-        Ok(response) => response,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|text| (*text).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned());
-            ApiError::internal(format!("the handler panicked: {what}")).into_response()
-        }
-    }
 }
 
 /// How long background work may take to finish once the requests are done.

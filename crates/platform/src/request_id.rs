@@ -5,11 +5,12 @@
 //! in the response's `x-request-id` header, and [`current`] gives it to
 //! outbound calls.
 
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 /// The header that carries the id, in and out.
@@ -24,24 +25,37 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Axum middleware: assigns the id, runs the request in its span, and
-/// returns the id in the response.
-pub async fn assign(request: Request, next: Next) -> Response {
-    let id = request
+/// The id for `request`: the caller's `x-request-id`, when it is a sensible
+/// one, else a fresh UUID.
+pub(crate) fn of(request: &Request) -> String {
+    request
         .headers()
         .get(HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|id| is_sensible(id))
-        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
-    let span = tracing::info_span!(
+        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The span a request is served in; the key check fills in `client_id`.
+pub(crate) fn span(id: &str, request: &Request) -> Span {
+    tracing::info_span!(
         "request",
         request_id = %id,
         method = %request.method(),
         path = %request.uri().path(),
         client_id = tracing::field::Empty
-    );
+    )
+}
+
+/// Serves a request as `id`: `answering` runs in `span` with [`current`]
+/// giving the id, and the response carries the id back.
+pub(crate) async fn answer_as(
+    id: String,
+    span: Span,
+    answering: impl Future<Output = Response>,
+) -> Response {
     let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(request).instrument(span))
+        .scope(id.clone(), answering.instrument(span))
         .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);

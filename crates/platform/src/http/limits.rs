@@ -1,18 +1,15 @@
 //! The bounds that keep a slow or greedy client from holding a service, read
-//! from the environment, and the middleware that applies the per-request
-//! ones. Every refusal is a 503 with a FastAPI-shaped body.
+//! from the environment, and the per-request ones as each request's envelope
+//! applies them. Every refusal is a 503 with a FastAPI-shaped body.
 
 use crate::events;
-use std::sync::Arc;
+use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::RETRY_AFTER;
-use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::api_error::ApiError;
 use crate::config::{ConfigError, Env};
@@ -50,47 +47,56 @@ impl HttpLimits {
         })
     }
 
-    /// `router` with the request timeout inside the concurrency bound.
-    pub(super) fn apply(&self, router: Router) -> Router {
-        let permits = Arc::new(Semaphore::new(self.max_concurrent_requests));
-        router
-            .layer(from_fn_with_state(self.request_timeout, within_time))
-            .layer(from_fn_with_state(permits, within_capacity))
-    }
-}
-
-/// Sheds a request at once when the service is full, rather than queue it.
-async fn within_capacity(
-    State(permits): State<Arc<Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Ok(_permit) = permits.try_acquire() else {
-        tracing::warn!(message = events::REQUEST_SHED);
-        metrics::counter!("http_requests_shed_total").increment(1);
-        let busy = ApiError::Unavailable("the service is at capacity; please retry".into());
-        let mut response = busy.into_response();
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
-        return response;
-    };
-    next.run(request).await
-}
-
-/// Answers 503 when the request takes longer than `limit`. What it had
-/// started (a stored order) stands; a retry with the same key finds it.
-async fn within_time(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            let limit_ms = limit.as_millis() as u64;
-            tracing::warn!(limit_ms, message = events::REQUEST_TIMED_OUT);
-            metrics::counter!("http_requests_timed_out_total").increment(1);
-            ApiError::Unavailable(format!(
-                "the request was not answered within {limit_ms} ms; please retry"
-            ))
-            .into_response()
+    /// The per-request bounds, with their own count of requests in progress.
+    pub(super) fn request_bounds(&self) -> RequestBounds {
+        RequestBounds {
+            permits: Semaphore::new(self.max_concurrent_requests),
+            timeout: self.request_timeout,
         }
     }
+}
+
+/// How many requests may be in progress at once, and how long each may take.
+pub(super) struct RequestBounds {
+    permits: Semaphore,
+    timeout: Duration,
+}
+
+impl RequestBounds {
+    /// A place for one more request, held until it is answered; `None` when
+    /// the service is full, and the request should be [`shed`] at once
+    /// rather than queued.
+    pub(super) fn admit(&self) -> Option<SemaphorePermit<'_>> {
+        self.permits.try_acquire().ok()
+    }
+
+    /// `answering`, or a 503 if it takes longer than the request timeout.
+    /// What it had started (a stored order) stands; a retry with the same key
+    /// finds it.
+    pub(super) async fn within_time(&self, answering: impl Future<Output = Response>) -> Response {
+        match tokio::time::timeout(self.timeout, answering).await {
+            Ok(response) => response,
+            Err(_) => {
+                let limit_ms = self.timeout.as_millis() as u64;
+                tracing::warn!(limit_ms, message = events::REQUEST_TIMED_OUT);
+                metrics::counter!("http_requests_timed_out_total").increment(1);
+                ApiError::Unavailable(format!(
+                    "the request was not answered within {limit_ms} ms; please retry"
+                ))
+                .into_response()
+            }
+        }
+    }
+}
+
+/// The answer to a request that finds the service full: 503, with when to retry.
+pub(super) fn shed() -> Response {
+    tracing::warn!(message = events::REQUEST_SHED);
+    metrics::counter!("http_requests_shed_total").increment(1);
+    let busy = ApiError::Unavailable("the service is at capacity; please retry".into());
+    let mut response = busy.into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+    response
 }
