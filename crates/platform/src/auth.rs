@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -21,8 +21,8 @@ use crate::coalescing_cache::CoalescingCache;
 use crate::config::{ConfigError, Env};
 use crate::events;
 
-/// The client a request acts for, put in the request's extensions by
-/// [`authenticate`].
+/// The client a request acts for, as its API key names it; handlers take it
+/// as an extractor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientId(pub i64);
 
@@ -153,20 +153,26 @@ fn bearer_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(key)
 }
 
-/// Middleware: answers 401 (or 503) before any other work unless the
-/// request's key names a client, whom it puts in the request's extensions.
-pub async fn authenticate(
-    State(authenticator): State<Arc<Authenticator>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    match authenticator.client(request.headers()).await {
-        Ok(client) => {
-            tracing::Span::current().record("client_id", client.0);
-            request.extensions_mut().insert(client);
-            next.run(request).await
-        }
-        Err(error) => error.into_response(),
+/// State that holds a service's key check, for the [`ClientId`] extractor.
+pub trait KeyCheck {
+    fn authenticator(&self) -> &Authenticator;
+}
+
+/// An extractor rather than a middleware layer, which would box the rest of
+/// the route anew for every request. Put before the body's extractor, it
+/// answers 401 (or 503) before any other work unless the request's key names
+/// a client, whom it adds to the request's span.
+impl<S: KeyCheck + Send + Sync> FromRequestParts<Arc<S>> for ClientId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<S>) -> Result<Self, Response> {
+        let client = state
+            .authenticator()
+            .client(&parts.headers)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        tracing::Span::current().record("client_id", client.0);
+        Ok(client)
     }
 }
 

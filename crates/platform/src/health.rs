@@ -1,8 +1,13 @@
 //! Readiness as `GET /healthcheck` reports it: 200 when the service can do its
-//! work, 503 with the reason while it cannot.
+//! work, 503 with the reason while it cannot; and [`Started`], which holds the
+//! API's requests to the same answer until the service has started.
 
 use crate::events;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -92,23 +97,6 @@ impl Readiness {
         health_response(self.current())
     }
 
-    /// Middleware that answers 503 with the reason while not ready, so that a
-    /// service can listen (and report its state) before it can serve.
-    pub async fn gate(
-        axum::extract::State(readiness): axum::extract::State<Readiness>,
-        request: axum::extract::Request,
-        next: axum::middleware::Next,
-    ) -> Response {
-        match readiness.current() {
-            Ok(()) => next.run(request).await,
-            Err(reason) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "detail": reason.summary() })),
-            )
-                .into_response(),
-        }
-    }
-
     /// A router serving `GET /healthcheck` from this readiness.
     pub fn route<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let readiness = self.clone();
@@ -116,6 +104,34 @@ impl Readiness {
             "/healthcheck",
             get(move || async move { readiness.response() }),
         )
+    }
+}
+
+/// State that knows whether the service has started (its databases
+/// reachable, its migrations applied), for the [`Started`] extractor.
+pub trait Startup {
+    fn startup(&self) -> &Readiness;
+}
+
+/// A request the service has started for: an extractor that answers 503
+/// with the reason until then, so that a service can listen (and report its
+/// state) before it can serve. Put first among a handler's extractors. An
+/// extractor rather than a middleware layer, which would box the rest of the
+/// route anew for every request.
+pub struct Started;
+
+impl<S: Startup + Send + Sync> FromRequestParts<Arc<S>> for Started {
+    type Rejection = Response;
+
+    async fn from_request_parts(_: &mut Parts, state: &Arc<S>) -> Result<Self, Response> {
+        match state.startup().current() {
+            Ok(()) => Ok(Started),
+            Err(reason) => Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "detail": reason.summary() })),
+            )
+                .into_response()),
+        }
     }
 }
 

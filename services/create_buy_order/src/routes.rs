@@ -11,14 +11,16 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use axum::{Extension, Json, Router, middleware};
+use axum::{Json, Router};
 use domain::BuyOrder;
 use platform::api_docs;
 use platform::api_error::{
     ApiError, ConflictBody, ConflictCode, DetailBody, FieldError, ValidationErrorBody,
 };
-use platform::auth::{self, Authenticator, BearerKey, ClientId};
-use platform::health::{NotReady, Readiness, health_response, ready_with_database};
+use platform::auth::{Authenticator, BearerKey, ClientId, KeyCheck};
+use platform::health::{
+    NotReady, Readiness, Started, Startup, health_response, ready_with_database,
+};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -39,6 +41,18 @@ pub(crate) struct Service {
     pub authenticator: Arc<Authenticator>,
     pub startup: Readiness,
     pub publisher: Readiness,
+}
+
+impl Startup for Service {
+    fn startup(&self) -> &Readiness {
+        &self.startup
+    }
+}
+
+impl KeyCheck for Service {
+    fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
 }
 
 /// `{"idempotence_key": "...", "buy_order": {...}}`
@@ -64,12 +78,8 @@ struct CreatedBody {
 struct ApiDoc;
 
 pub(crate) fn router(service: Arc<Service>) -> Router {
-    let gate = middleware::from_fn_with_state(service.startup.clone(), Readiness::gate);
-    let auth = middleware::from_fn_with_state(service.authenticator.clone(), auth::authenticate);
     Router::new()
         .route("/buy_order", put(put_buy_order))
-        .layer(auth)
-        .layer(gate)
         .route("/healthcheck", get(healthcheck))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
@@ -105,8 +115,9 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
 )]
 
 async fn put_buy_order(
+    _: Started,
+    client: ClientId,
     State(service): State<Arc<Service>>,
-    Extension(client): Extension<ClientId>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {

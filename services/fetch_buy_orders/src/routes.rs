@@ -9,12 +9,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Json, Router, middleware};
+use axum::{Json, Router};
 use domain::BuyOrder;
 use platform::api_docs;
 use platform::api_error::{ApiError, DetailBody, FieldError, ValidationErrorBody};
-use platform::auth::{self, Authenticator, BearerKey, ClientId};
-use platform::health::{NotReady, Readiness, health_response, ready_with_database};
+use platform::auth::{Authenticator, BearerKey, ClientId, KeyCheck};
+use platform::health::{
+    NotReady, Readiness, Started, Startup, health_response, ready_with_database,
+};
 use platform::postgres::HeldConnections;
 use serde::Serialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -33,6 +35,18 @@ pub(crate) struct Service {
     pub read_model: Arc<HeldConnections>,
     pub startup: Readiness,
     pub authenticator: Arc<Authenticator>,
+}
+
+impl Startup for Service {
+    fn startup(&self) -> &Readiness {
+        &self.startup
+    }
+}
+
+impl KeyCheck for Service {
+    fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
 }
 
 /// `{"rows": [...], "last_reference": "<id>" | null, "has_more": bool}`
@@ -84,12 +98,8 @@ struct PageRequest {
 }
 
 pub(crate) fn router(service: Arc<Service>) -> Router {
-    let gate = middleware::from_fn_with_state(service.startup.clone(), Readiness::gate);
-    let auth = middleware::from_fn_with_state(service.authenticator.clone(), auth::authenticate);
     Router::new()
         .route("/buy_orders", get(buy_orders))
-        .layer(auth)
-        .layer(gate)
         .route("/healthcheck", get(healthcheck))
         .with_state(service)
         .merge(api_docs::router(ApiDoc::openapi()))
@@ -114,8 +124,9 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
 )]
 
 async fn buy_orders(
+    _: Started,
+    client: ClientId,
     State(service): State<Arc<Service>>,
-    Extension(client): Extension<ClientId>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<PageBody>, ApiError> {
     let Query(query) = query.map_err(|rejection| {
