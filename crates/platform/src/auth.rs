@@ -155,6 +155,7 @@ fn bearer_key(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// State that holds a service's key check, for the [`ClientId`] extractor.
 pub trait KeyCheck {
+    /// The service's key check, with its cache of checked keys.
     fn authenticator(&self) -> &Authenticator;
 }
 

@@ -110,6 +110,7 @@ impl Readiness {
 /// State that knows whether the service has started (its databases
 /// reachable, its migrations applied), for the [`Started`] extractor.
 pub trait Startup {
+    /// Ready once the service has started; the API answers 503 until then.
     fn startup(&self) -> &Readiness;
 }
 
