@@ -87,6 +87,30 @@ async fn a_pool_planning_once_plans_each_statement_once_for_all_its_runs() {
     planning_once.close().await;
 }
 
+#[tokio::test]
+async fn no_statement_is_compiled_to_machine_code_however_dear_its_plan_looks() {
+    let database = TestDatabase::empty().await;
+    let pool = database.config().connect().await.expect("a pool");
+    let mut connection = pool.acquire().await.expect("a connection");
+    // Every plan now passes the bar for compiling it, as a generic plan on a
+    // table of a million rows did.
+    sqlx::query("SET jit_above_cost = 0")
+        .execute(&mut *connection)
+        .await
+        .expect("a setting");
+    let plan: Vec<String> =
+        sqlx::query_scalar("EXPLAIN (ANALYZE) SELECT sum(n) FROM generate_series(1, 1000) AS n")
+            .fetch_all(&mut *connection)
+            .await
+            .expect("a plan");
+    assert!(
+        !plan.iter().any(|line| line.starts_with("JIT")),
+        "{plan:#?}"
+    );
+    drop(connection);
+    pool.close().await;
+}
+
 /// The backend serving `connection`.
 async fn backend_of(connection: &mut sqlx::PgConnection) -> i32 {
     sqlx::query_scalar("SELECT pg_backend_pid()")
