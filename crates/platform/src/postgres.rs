@@ -141,8 +141,8 @@ impl DatabaseConfig {
                 ("lock_timeout", millis(self.lock_timeout)),
                 // Our statements are short, but a generic plan's estimate on a
                 // large table (a page's LIMIT is a parameter) passes
-                // `jit_above_cost`, and compiling then cost 10-25 ms a run
-                // on a read model of a million rows, for a page found in 0.1 ms.
+                // `jit_above_cost`: on a read model of 1.15 M rows compiling
+                // cost 10 ms of a 27 ms run, for a page read in 0.04 ms.
                 ("jit", "off".to_owned()),
             ]);
         match self.plan_once {
