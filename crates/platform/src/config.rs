@@ -8,8 +8,6 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::http::HttpLimits;
-
 /// A variable that is missing or cannot be read as what it configures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -144,25 +142,6 @@ where
         })
 }
 
-/// Where an HTTP service listens (`SERVICE_HOST`, `SERVICE_PORT`), and the
-/// limits its clients are held to.
-#[derive(Debug, Clone)]
-pub struct ListenConfig {
-    pub host: String,
-    pub port: u16,
-    pub limits: HttpLimits,
-}
-
-impl ListenConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            host: env.required("SERVICE_HOST")?,
-            port: env.required("SERVICE_PORT")?,
-            limits: HttpLimits::from_env(env)?,
-        })
-    }
-}
-
 /// An HTTP service this one calls, e.g. `BTC_PRICE_PROTOCOL`, `_HOST`, `_PORT`.
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
@@ -193,7 +172,9 @@ mod tests {
     #[test]
     fn a_missing_variable_is_named() {
         let env = Env::from_pairs([("SERVICE_HOST", "0.0.0.0")]);
-        let error = ListenConfig::from_env(&env).expect_err("SERVICE_PORT is missing");
+        let error = env
+            .required::<u16>("SERVICE_PORT")
+            .expect_err("SERVICE_PORT is missing");
         assert_eq!(
             error,
             ConfigError::Missing {
@@ -209,7 +190,9 @@ mod tests {
     #[test]
     fn an_empty_variable_counts_as_missing() {
         let env = Env::from_pairs([("SERVICE_HOST", ""), ("SERVICE_PORT", "80")]);
-        let error = ListenConfig::from_env(&env).expect_err("SERVICE_HOST is empty");
+        let error = env
+            .required::<String>("SERVICE_HOST")
+            .expect_err("SERVICE_HOST is empty");
         assert_eq!(
             error,
             ConfigError::Missing {
@@ -221,7 +204,9 @@ mod tests {
     #[test]
     fn a_malformed_variable_is_named_with_its_value() {
         let env = Env::from_pairs([("SERVICE_HOST", "0.0.0.0"), ("SERVICE_PORT", "eighty")]);
-        let error = ListenConfig::from_env(&env).expect_err("SERVICE_PORT is not a port");
+        let error = env
+            .required::<u16>("SERVICE_PORT")
+            .expect_err("SERVICE_PORT is not a port");
         let message = error.to_string();
         assert!(
             message.contains("SERVICE_PORT") && message.contains("eighty"),

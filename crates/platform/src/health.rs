@@ -146,7 +146,9 @@ pub async fn ready_with_database(
     for one in readiness {
         one.current()?;
     }
-    crate::postgres::reachable(pool, what).await
+    crate::postgres::ping(pool)
+        .await
+        .map_err(|error| NotReady::unreachable(what, error))
 }
 
 /// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": summary}`,

@@ -21,8 +21,28 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ListenConfig;
+use crate::config::{ConfigError, Env};
 use crate::metrics;
+
+/// Where an HTTP service listens (`SERVICE_HOST`, `SERVICE_PORT`), and the
+/// limits its clients are held to.
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    pub host: String,
+    pub port: u16,
+    pub limits: HttpLimits,
+}
+
+impl ListenConfig {
+    /// Fails on the first missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: env.required("SERVICE_HOST")?,
+            port: env.required("SERVICE_PORT")?,
+            limits: HttpLimits::from_env(env)?,
+        })
+    }
+}
 
 /// A bound listener and the limits its connections are served under.
 pub struct Listener {

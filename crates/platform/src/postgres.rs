@@ -10,7 +10,6 @@ pub use held_connections::{HeldConnections, LentConnection};
 use crate::events;
 use std::time::Duration;
 
-use crate::health::NotReady;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgExecutor};
 
@@ -217,13 +216,6 @@ impl DatabaseConfig {
 /// cannot be reached.
 pub async fn ping(db: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(db).await.map(drop)
-}
-
-/// For a healthcheck: `Ok` when the database `what` answers, else why not.
-pub async fn reachable(pool: &PgPool, what: &str) -> Result<(), NotReady> {
-    ping(pool)
-        .await
-        .map_err(|error| NotReady::unreachable(what, error))
 }
 
 /// A duration as PostgreSQL's settings and our variables take it: whole

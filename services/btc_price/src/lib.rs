@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platform::config::{ConfigError, Env, ListenConfig, UpstreamConfig};
-use platform::http;
+use platform::config::{ConfigError, Env, UpstreamConfig};
+use platform::http::{self, ListenConfig};
 
 use crate::coinbase::CoinbaseClient;
 use crate::quote_cache::QuoteCache;

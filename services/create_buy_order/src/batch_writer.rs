@@ -17,8 +17,8 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::rules::{self, ClientKey, Decision, Placed, Refusal};
-use crate::storage::{self, NewOrder};
+use crate::rules::{self, ClientKey, Decision, NewOrder, Placed, Refusal};
+use crate::storage;
 
 /// The most orders stored in one transaction.
 const MAX_BATCH: usize = 128;

@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platform::auth::{AuthConfig, Authenticator};
-use platform::config::{ConfigError, Env, ListenConfig, UpstreamConfig};
+use platform::config::{ConfigError, Env, UpstreamConfig};
 use platform::health::Readiness;
-use platform::http;
+use platform::http::{self, ListenConfig};
 use platform::migrations_gate::MigrationsGate;
 use platform::postgres::DatabaseConfig;
 use platform::rabbitmq::QueueConfig;

@@ -15,8 +15,8 @@ use uuid::Uuid;
 use crate::batch_writer::{BatchWriter, WriteError};
 use crate::outbox_relay::RelayHandle;
 use crate::price::{PriceClient, PriceError};
-use crate::rules::{self, Placed, Refusal};
-use crate::storage::{self, NewOrder};
+use crate::rules::{self, NewOrder, Placed, Refusal};
+use crate::storage;
 
 /// A valid request to buy BTC.
 #[derive(Debug, Clone)]

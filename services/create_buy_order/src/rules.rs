@@ -7,11 +7,9 @@
 
 use std::collections::HashMap;
 
-use domain::{BTC_LIMIT, BtcAmount, BuyOrderEvent, FiatAmount};
+use domain::{BTC_LIMIT, BtcAmount, BuyOrderEvent, Currency, FiatAmount};
 use rust_decimal::Decimal;
 use uuid::Uuid;
-
-use crate::storage::{IdempotenceRecord, NewOrder};
 
 /// The order a request stands for, and whether it was made just now.
 #[derive(Debug, Clone)]
@@ -54,6 +52,35 @@ impl Refusal {
         Self::ClientLimitExceeded {
             limit: btc(client.limit),
             remaining: btc(client.limit - client.total),
+        }
+    }
+}
+
+/// A new order to store.
+pub(crate) struct NewOrder {
+    /// The id clients will know the order by (UUIDv7: time-ordered).
+    pub external_id: Uuid,
+    pub client_id: i64,
+    pub idempotence_key: Uuid,
+    pub amount: FiatAmount,
+    pub btc_rate: Decimal,
+    pub btc_amount: BtcAmount,
+}
+
+/// What an idempotence key was first used for, and the order it made.
+pub(crate) struct IdempotenceRecord {
+    pub currency: Currency,
+    pub currency_amount: Decimal,
+    pub order: BuyOrderEvent,
+}
+
+impl IdempotenceRecord {
+    /// The record of the order a key made, with the request it stands for.
+    pub(crate) fn from_event(order: BuyOrderEvent) -> Self {
+        Self {
+            currency: order.currency_iso3,
+            currency_amount: order.currency_amount,
+            order,
         }
     }
 }

@@ -3,21 +3,14 @@
 
 use std::collections::HashMap;
 
-use domain::{BtcAmount, BuyOrderEvent, Currency, FiatAmount};
+use domain::BuyOrderEvent;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, FromRow, PgConnection, PgExecutor, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::rules::{ClientKey, ClientLimit};
-
-/// What an idempotence key was first used for, and the order it made.
-pub(crate) struct IdempotenceRecord {
-    pub currency: Currency,
-    pub currency_amount: Decimal,
-    pub order: BuyOrderEvent,
-}
+use crate::rules::{ClientKey, ClientLimit, IdempotenceRecord, NewOrder};
 
 /// The columns of an order as the event carries them.
 const ORDER_COLUMNS: &str = "o.id, o.client_id, o.external_id, o.created_at, o.currency_id, \
@@ -171,16 +164,6 @@ pub(crate) async fn find_idempotence_record(
         .transpose()
 }
 
-impl IdempotenceRecord {
-    fn from_event(order: BuyOrderEvent) -> Self {
-        Self {
-            currency: order.currency_iso3,
-            currency_amount: order.currency_amount,
-            order,
-        }
-    }
-}
-
 /// Begins a transaction holding the running total's lock until it ends.
 /// Every create takes this lock, so creates are serialised against the limit.
 /// A function of the schema's owner takes it, since the service's role may not
@@ -202,17 +185,6 @@ pub(crate) async fn running_total(db: impl PgExecutor<'_>) -> Result<Decimal, sq
     sqlx::query_scalar("SELECT btc_amount FROM btc_running_total")
         .fetch_one(db)
         .await
-}
-
-/// A new order to store.
-pub(crate) struct NewOrder {
-    /// The id clients will know the order by (UUIDv7: time-ordered).
-    pub external_id: Uuid,
-    pub client_id: i64,
-    pub idempotence_key: Uuid,
-    pub amount: FiatAmount,
-    pub btc_rate: Decimal,
-    pub btc_amount: BtcAmount,
 }
 
 /// Inserts the orders, their idempotence records and their outbox rows in

@@ -14,9 +14,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use platform::auth::{AuthConfig, Authenticator};
-use platform::config::{ConfigError, Env, ListenConfig};
+use platform::config::{ConfigError, Env};
 use platform::health::Readiness;
-use platform::http;
+use platform::http::{self, ListenConfig};
 use platform::migrations_gate::MigrationsGate;
 use platform::postgres::{DatabaseConfig, HeldConnections};
 use sqlx::PgPool;

@@ -15,8 +15,9 @@ use platform::events;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use platform::config::{ConfigError, Env, ListenConfig};
+use platform::config::{ConfigError, Env};
 use platform::health::{NotReady, Readiness};
+use platform::http::ListenConfig;
 use platform::postgres::DatabaseConfig;
 use platform::{http, retry, schema};
 use sqlx::migrate::Migrator;

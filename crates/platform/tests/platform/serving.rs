@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use platform::config::{Env, ListenConfig};
-use platform::http;
+use platform::config::Env;
+use platform::http::{self, ListenConfig};
 
 async fn listener() -> http::Listener {
     let env = Env::from_pairs([("SERVICE_HOST", "127.0.0.1"), ("SERVICE_PORT", "0")]);
