@@ -76,8 +76,9 @@ pub const OUTBOX_SWEEP_FAILED: &str = "outbox_sweep_failed";
 pub const BUY_ORDER_EVENT_NOT_CONFIRMED: &str = "buy_order_event_not_confirmed";
 /// Events were confirmed by RabbitMQ and removed from the outbox (debug).
 pub const BUY_ORDER_EVENTS_PUBLISHED: &str = "buy_order_events_published";
-/// Confirmed events could not be removed from the outbox; they will be sent again (harmless).
-pub const OUTBOX_CLEANUP_FAILED: &str = "outbox_cleanup_failed";
+/// The relay could not claim fresh events in the outbox, or forget them once
+/// confirmed; a later sweep publishes them (perhaps again, which is harmless).
+pub const OUTBOX_CLAIM_FAILED: &str = "outbox_claim_failed";
 /// Every answer, whatever its status.
 pub const CREATE_BUY_ORDER_RESPONSE_RETURNED: &str = "create_buy_order_response_returned";
 /// A PUT /buy_order body was read.

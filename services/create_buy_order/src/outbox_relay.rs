@@ -1,10 +1,12 @@
 //! Publishes each committed order's event to RabbitMQ with a publisher
 //! confirm, then forgets its outbox row. New orders arrive through an
-//! in-process channel, so they are published at once; a sweep claims rows
-//! left behind (a crash, a broker outage, a full channel) with `FOR UPDATE
-//! SKIP LOCKED`, so several replicas can share the outbox. An event is
-//! forgotten only once RabbitMQ confirmed it, so it may be sent twice but
-//! never lost; the consumer ignores repeats.
+//! in-process channel, so they are published at once; a sweep finds rows
+//! that no request handed over (a crash, a broker outage, a full channel).
+//! Both paths claim a row with `FOR UPDATE SKIP LOCKED` before publishing
+//! its event and delete it in the same transaction, so the sweep of this or
+//! any other replica never publishes what the fresh path does: an event goes
+//! out twice only when a crash or a lost connection falls between its
+//! confirm and that commit, and the consumer ignores the repeat.
 
 use platform::events;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use lapin::{BasicProperties, Channel};
 use platform::health::Readiness;
 use platform::queue_session::{QueueWork, SessionEvents, keep_session};
 use platform::rabbitmq::{QueueConfig, ROUTING_KEY};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -102,7 +104,9 @@ impl OutboxRelay {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return self.drain(channel).await,
+                // At shutdown, once the requests are done: a scale-down
+                // leaves no order waiting for another replica's sweep.
+                _ = cancel.cancelled() => return self.publish_waiting(channel).await,
                 received = self.receiver.recv_many(&mut batch, BATCH) => {
                     if received == 0 {
                         return Ok(());
@@ -110,6 +114,9 @@ impl OutboxRelay {
                     self.publish_fresh(channel, &mut batch).await?;
                 }
                 _ = sweep.tick() => {
+                    // What requests handed over goes first, by the fresh
+                    // path, so that the sweep finds only what none did.
+                    self.publish_waiting(channel).await?;
                     // On start, take everything a previous run left behind.
                     let min_age = if self.first_sweep { Duration::ZERO } else { self.sweep_min_age };
                     self.sweep(channel, min_age).await?;
@@ -120,31 +127,60 @@ impl OutboxRelay {
         }
     }
 
-    /// At shutdown, once the requests are done: publishes the events they
-    /// handed over and are still waiting, so that a scale-down leaves no
-    /// order waiting for another replica's sweep.
-    async fn drain(&mut self, channel: &Channel) -> lapin::Result<()> {
+    /// Publishes the events waiting in the channel now; those that arrive
+    /// meanwhile wait for the next turn, or a steady load would never let
+    /// this end.
+    async fn publish_waiting(&mut self, channel: &Channel) -> lapin::Result<()> {
         let mut batch = Vec::with_capacity(BATCH);
-        while let Ok(event) = self.receiver.try_recv() {
+        for _ in 0..self.receiver.len() {
+            let Ok(event) = self.receiver.try_recv() else {
+                break;
+            };
             batch.push(event);
-            if batch.len() == BATCH || self.receiver.is_empty() {
+            if batch.len() == BATCH {
                 self.publish_fresh(channel, &mut batch).await?;
             }
         }
-        Ok(())
+        self.publish_fresh(channel, &mut batch).await
     }
 
-    /// Publishes events handed over by requests, forgets those confirmed,
-    /// and empties `batch` for the next ones.
+    /// Publishes events handed over by requests, each only if its outbox row
+    /// can still be claimed (no sweep took it), and empties `batch` for the
+    /// next ones. If the write model fails, the events stay in the outbox
+    /// for a later sweep.
     async fn publish_fresh(
         &self,
         channel: &Channel,
         batch: &mut Vec<Outgoing>,
     ) -> lapin::Result<()> {
-        let published = publish(channel, &self.queue.exchange, batch).await?;
-        forget(&self.pool, &published).await;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let published = self.claim_and_publish(channel, batch).await;
         batch.clear();
-        Ok(())
+        match published {
+            Ok(_) => Ok(()),
+            Err(RelayError::Queue(error)) => Err(error),
+            Err(RelayError::Database(error)) => {
+                tracing::warn!(error = %error, message = events::OUTBOX_CLAIM_FAILED);
+                Ok(())
+            }
+        }
+    }
+
+    /// Claims the outbox rows of `batch`, then publishes the events of those
+    /// it could claim: a row the sweep holds or already published is skipped.
+    async fn claim_and_publish(
+        &self,
+        channel: &Channel,
+        batch: &mut Vec<Outgoing>,
+    ) -> Result<usize, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        let order_ids: Vec<i64> = batch.iter().map(|(event, _)| event.id).collect();
+        let mut claimed = storage::claim_outbox_rows(&mut tx, &order_ids).await?;
+        claimed.sort_unstable();
+        batch.retain(|(event, _)| claimed.binary_search(&event.id).is_ok());
+        self.publish_claimed(channel, tx, batch).await
     }
 
     /// Publishes claimed outbox rows until none are left.
@@ -159,8 +195,8 @@ impl OutboxRelay {
                     }
                     return Ok(());
                 }
-                Err(SweepError::Queue(error)) => return Err(error),
-                Err(SweepError::Database(error)) => {
+                Err(RelayError::Queue(error)) => return Err(error),
+                Err(RelayError::Database(error)) => {
                     // The write model is away; the rows wait for the next sweep.
                     tracing::warn!(error = %error, message = events::OUTBOX_SWEEP_FAILED);
                     return Ok(());
@@ -181,14 +217,34 @@ impl OutboxRelay {
         }
     }
 
-    async fn sweep_batch(&self, channel: &Channel, min_age: Duration) -> Result<usize, SweepError> {
+    async fn sweep_batch(&self, channel: &Channel, min_age: Duration) -> Result<usize, RelayError> {
         let mut tx = self.pool.begin().await?;
         let min_age_ms = i64::try_from(min_age.as_millis()).unwrap_or(i64::MAX);
         let events = storage::claim_outbox(&mut tx, min_age_ms, BATCH as i64).await?;
         let events: Vec<Outgoing> = events.into_iter().map(|event| (event, None)).collect();
-        let published = publish(channel, &self.queue.exchange, &events).await?;
+        self.publish_claimed(channel, tx, &events).await
+    }
+
+    /// Publishes the events whose rows `tx` holds, forgets those RabbitMQ
+    /// confirmed and commits, which lets go of the rest; returns how many
+    /// were confirmed. Should the commit fail, the confirmed events are
+    /// published again later, which the consumer ignores.
+    async fn publish_claimed(
+        &self,
+        channel: &Channel,
+        mut tx: Transaction<'_, Postgres>,
+        events: &[Outgoing],
+    ) -> Result<usize, RelayError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let published = publish(channel, &self.queue.exchange, events).await?;
         storage::delete_from_outbox(&mut *tx, &published).await?;
         tx.commit().await?;
+        tracing::debug!(
+            count = published.len(),
+            message = events::BUY_ORDER_EVENTS_PUBLISHED
+        );
         Ok(published.len())
     }
 }
@@ -212,7 +268,7 @@ impl QueueWork for OutboxRelay {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum SweepError {
+enum RelayError {
     #[error(transparent)]
     Queue(#[from] lapin::Error),
     #[error(transparent)]
@@ -286,20 +342,5 @@ fn properties(event: &BuyOrderEvent, request_id: Option<&str>) -> BasicPropertie
     match request_id {
         Some(request_id) => properties.with_correlation_id(request_id.into()),
         None => properties,
-    }
-}
-
-/// Forgets confirmed events. If this fails they are published again later,
-/// which the consumer ignores.
-async fn forget(pool: &PgPool, order_ids: &[i64]) {
-    if order_ids.is_empty() {
-        return;
-    }
-    match storage::delete_from_outbox(pool, order_ids).await {
-        Ok(()) => tracing::debug!(
-            count = order_ids.len(),
-            message = events::BUY_ORDER_EVENTS_PUBLISHED
-        ),
-        Err(error) => tracing::warn!(error = %error, message = events::OUTBOX_CLEANUP_FAILED),
     }
 }

@@ -233,6 +233,22 @@ pub(crate) async fn insert_orders(
     rows.into_iter().map(OrderRow::into_event).collect()
 }
 
+/// Of the given orders, those whose events still wait in the outbox, locked
+/// until the transaction ends. Rows another relay holds are skipped, as are
+/// rows already gone: whoever holds a row's lock is the one who publishes it.
+pub(crate) async fn claim_outbox_rows(
+    tx: &mut PgConnection,
+    order_ids: &[i64],
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT buy_order_id FROM buy_order_outbox WHERE buy_order_id = ANY($1) \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(order_ids)
+    .fetch_all(tx)
+    .await
+}
+
 /// Up to `limit` unpublished orders enqueued at least `min_age_ms` ago, locked
 /// (skipping rows another relay holds) until the transaction ends.
 pub(crate) async fn claim_outbox(

@@ -11,6 +11,7 @@ mod logging;
 mod metrics;
 mod paging;
 mod price;
+mod publishing;
 mod queue;
 mod repair;
 mod self_description;
