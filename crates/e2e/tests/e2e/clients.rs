@@ -11,7 +11,7 @@ use serde_json::Value;
 use testkit::{Api, Cluster, Reply};
 use uuid::Uuid;
 
-use crate::{count, order, placed_id};
+use crate::{count, metric_sum, order, placed_id};
 
 /// The TTL of checked keys in these clusters: how long a revoked key may
 /// still work.
@@ -98,18 +98,10 @@ async fn both_with_authorization(
 
 /// How many `GET /buy` btc_price has answered: a create asks it for a price.
 async fn prices_asked(cluster: &Cluster) -> f64 {
-    let url = format!("{}/metrics", cluster.service_url("btc_price"));
-    let metrics = reqwest::get(&url)
-        .await
-        .expect(&url)
-        .text()
-        .await
-        .expect("metrics");
-    metrics
-        .lines()
-        .filter(|line| line.starts_with("http_requests_total{") && line.contains("route=\"/buy\""))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    metric_sum(cluster, "btc_price", |line| {
+        line.starts_with("http_requests_total{") && line.contains("route=\"/buy\"")
+    })
+    .await
 }
 
 #[tokio::test]

@@ -10,7 +10,9 @@ use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use testkit::Cluster;
 
-use crate::{all_placed, broker_channel, count_settling_at, place_many, sorted, stored_ids};
+use crate::{
+    all_placed, broker_channel, count_settling_at, metric_sum, place_many, sorted, stored_ids,
+};
 
 #[tokio::test]
 async fn orders_placed_while_the_broker_is_away_are_each_published_once_when_it_returns() {
@@ -55,7 +57,10 @@ async fn assert_published_once(cluster: &mut Cluster, placed: Vec<String>) {
         "one message per order on the queue"
     );
     assert_eq!(
-        events_published(cluster).await,
+        metric_sum(cluster, "create_buy_order", |line| {
+            line.starts_with("outbox_events_published_total ")
+        })
+        .await,
         created as f64,
         "create_buy_order's outbox_events_published_total"
     );
@@ -85,20 +90,4 @@ async fn messages_on_the_queue(cluster: &Cluster) -> usize {
         .expect("the buy-order queue");
     let _ = connection.close(200, "counted".into()).await;
     queue.message_count() as usize
-}
-
-/// The events create_buy_order has published, from its `/metrics`.
-async fn events_published(cluster: &Cluster) -> f64 {
-    let url = format!("{}/metrics", cluster.service_url("create_buy_order"));
-    let metrics = reqwest::get(&url)
-        .await
-        .expect(&url)
-        .text()
-        .await
-        .expect("metrics");
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("outbox_events_published_total "))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0)
 }
