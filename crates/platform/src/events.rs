@@ -74,6 +74,8 @@ pub const OUTBOX_SWEPT: &str = "outbox_swept";
 pub const OUTBOX_SWEEP_FAILED: &str = "outbox_sweep_failed";
 /// RabbitMQ refused or returned an event; it stays in the outbox.
 pub const BUY_ORDER_EVENT_NOT_CONFIRMED: &str = "buy_order_event_not_confirmed";
+/// The relay claimed the outbox rows of fresh events, to publish them (debug).
+pub const OUTBOX_ROWS_CLAIMED: &str = "outbox_rows_claimed";
 /// Events were confirmed by RabbitMQ and removed from the outbox (debug).
 pub const BUY_ORDER_EVENTS_PUBLISHED: &str = "buy_order_events_published";
 /// The relay could not claim fresh events in the outbox, or forget them once
