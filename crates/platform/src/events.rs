@@ -10,6 +10,9 @@ pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
 pub const REQUEST_FAILED: &str = "request_failed";
 /// GET /healthcheck.
 pub const HEALTH_CHECKED: &str = "health_checked";
+/// Shutdown began: the healthcheck answers 503 from now, and the server goes
+/// on serving for `notice_ms` before it stops accepting.
+pub const READINESS_WITHDRAWN: &str = "readiness_withdrawn";
 /// At shutdown, the outbox relay or the consumer did not stop within 5 s.
 pub const BACKGROUND_TASK_NOT_STOPPED: &str = "background_task_not_stopped";
 /// A background task (batch writer, outbox relay, consumer) ended while the

@@ -100,10 +100,14 @@ impl Readiness {
     /// A router serving `GET /healthcheck` from this readiness.
     pub fn route<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let readiness = self.clone();
-        Router::new().route(
-            "/healthcheck",
-            get(move || async move { readiness.response() }),
-        )
+        Router::new().route(PATH, get(move || async move { readiness.response() }))
+    }
+
+    /// A router serving `GET /healthcheck/replica` from this readiness, the
+    /// startup gate of an API: see [`REPLICA_PATH`].
+    pub fn replica_route<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let startup = self.clone();
+        Router::new().route(REPLICA_PATH, get(move || async move { startup.response() }))
     }
 }
 
@@ -150,6 +154,37 @@ pub async fn ready_with_database(
         .await
         .map_err(|error| NotReady::unreachable(what, error))
 }
+
+/// Where every service serves its healthcheck.
+pub const PATH: &str = "/healthcheck";
+
+/// Where an API replica tells a load balancer whether to send it requests:
+/// 200 once it has started, 503 while it starts or stops. The backing
+/// services, which every replica shares, are not asked: with one away, each
+/// replica still answers its requests, with a 503 that says what is wrong
+/// (or, for a create while the queue is away, with its order, the event
+/// waiting in the outbox), where taking every replica out would leave the
+/// ingress to refuse them all without a word.
+pub const REPLICA_PATH: &str = "/healthcheck/replica";
+
+/// The healthcheck of a server that is stopping: 503 `{"status": "stopping"}`.
+/// Its callers may tell it from a failure: the service is fine, this replica
+/// is leaving.
+pub fn stopping_response() -> Response {
+    tracing::info!(
+        ready = false,
+        reason = "stopping",
+        message = events::HEALTH_CHECKED
+    );
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": STOPPING, "detail": "the service is shutting down"})),
+    )
+        .into_response()
+}
+
+/// The healthcheck's `status` from a replica that is stopping.
+pub const STOPPING: &str = "stopping";
 
 /// 200 `{"status": "ok"}`, or 503 `{"status": "unavailable", "detail": summary}`,
 /// the whole reason going to the event log.

@@ -10,6 +10,8 @@ mod limits;
 
 pub use limits::HttpLimits;
 
+use envelope::Envelope;
+
 use crate::events;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -77,23 +79,36 @@ pub async fn bind(listen: &ListenConfig) -> std::io::Result<Listener> {
 
 /// Serves `router`, and `GET /metrics`, on `listener`, each request with
 /// its request id, counted and timed, and within the limits, until
-/// `shutdown` resolves; then stops accepting and lets the requests in flight
-/// finish, for at most the shutdown deadline.
+/// `shutdown` resolves; then answers its healthcheck with 503 for the
+/// shutdown notice, stops accepting, and lets the requests in flight finish,
+/// for at most the shutdown deadline.
 pub async fn serve(
     listener: Listener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = listener.limits;
-    let bounds = Arc::new(limits.request_bounds());
+    let envelope = Arc::new(Envelope::new(limits.request_bounds()));
     let router =
         router
             .route("/metrics", get(metrics::render))
             .layer(axum::middleware::from_fn_with_state(
-                bounds,
+                envelope.clone(),
                 envelope::envelope,
             ));
-    connections::serve(listener.tcp, router, &limits, shutdown).await
+    let notice = limits.shutdown_notice;
+    let stop_accepting = async move {
+        shutdown.await;
+        // A load balancer's next healthcheck finds this replica stopping and
+        // sends it nothing new, while what it already sent is served.
+        envelope.withdraw_readiness();
+        tracing::info!(
+            notice_ms = notice.as_millis() as u64,
+            message = events::READINESS_WITHDRAWN
+        );
+        tokio::time::sleep(notice).await;
+    };
+    connections::serve(listener.tcp, router, &limits, stop_accepting).await
 }
 
 /// How long background work may take to finish once the requests are done.

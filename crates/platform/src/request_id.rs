@@ -43,8 +43,22 @@ pub(crate) fn span(id: &str, request: &Request) -> Span {
         request_id = %id,
         method = %request.method(),
         path = %request.uri().path(),
+        client_address = forwarded_for(request),
         client_id = tracing::field::Empty
     )
+}
+
+/// The client's address as the ingress saw it: the last entry of
+/// `X-Forwarded-For`, the one the ingress appended (those before it are the
+/// client's own word). None without the header, as when called directly.
+fn forwarded_for(request: &Request) -> Option<&str> {
+    let header = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()?;
+    let last = header.to_str().ok()?.rsplit(',').next()?.trim();
+    (!last.is_empty() && last.len() <= 64).then_some(last)
 }
 
 /// Serves a request as `id`: `answering` runs in `span` with [`current`]

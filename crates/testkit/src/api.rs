@@ -128,6 +128,12 @@ impl Api {
         self.send(self.http.get(url)).await
     }
 
+    /// `GET /buy_orders`, or the transport error when no answer came.
+    pub async fn try_get_orders(&self, query: &str) -> Result<Reply, reqwest::Error> {
+        let url = format!("{}/buy_orders?{query}", self.fetch_url);
+        self.try_send(self.http.get(url)).await
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         self.try_send(request).await.expect("the service answers")
     }

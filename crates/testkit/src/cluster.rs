@@ -143,8 +143,26 @@ impl Cluster {
     /// databases and queue (a scaled-out replica), and waits until it is
     /// healthy. It is killed when the returned value is dropped.
     pub async fn start_replica(&self, name: &str) -> ServiceProcess {
-        let replica = ServiceProcess::start_on(&binary(name), free_port(), &self.env);
+        self.start_replica_with(name, &[]).await
+    }
+
+    /// As [`Cluster::start_replica`], with `extra` variables for it.
+    pub async fn start_replica_with(&self, name: &str, extra: &[(&str, &str)]) -> ServiceProcess {
+        let mut env = self.env.clone();
+        env.extend(
+            extra
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+        );
+        let replica = ServiceProcess::start_on(&binary(name), free_port(), &env);
         replica.wait_healthy().await
+    }
+
+    /// Sends `name` SIGTERM and returns at once; the process is still the
+    /// cluster's, killed when the cluster is dropped.
+    pub fn send_sigterm(&mut self, name: &str) {
+        let process = self.entry(name).2.as_ref().expect("the service is running");
+        process.send_sigterm();
     }
 
     /// Starts a stopped service again on its port and waits until it is healthy.

@@ -105,7 +105,17 @@ impl ServiceProcess {
 
     /// Sends SIGTERM and waits for the process to exit.
     pub async fn terminate(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.exited().await
+    }
+
+    /// Sends SIGTERM and returns at once, to watch the service stop.
+    pub fn send_sigterm(&self) {
         self.signal(Signal::SIGTERM);
+    }
+
+    /// Waits for the process to exit (after a SIGTERM).
+    pub async fn exited(&mut self) -> ExitStatus {
         tokio::time::timeout(START_TIMEOUT, self.child.wait())
             .await
             .expect("the service exits after SIGTERM")

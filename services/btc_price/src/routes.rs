@@ -57,7 +57,7 @@ struct ApiDoc;
 pub(crate) fn router(quotes: Arc<QuoteCache>) -> Router {
     Router::new()
         .route("/buy", get(buy))
-        .route("/healthcheck", get(healthcheck))
+        .route(platform::health::PATH, get(healthcheck))
         .with_state(quotes)
         .merge(api_docs::router(ApiDoc::openapi()))
 }

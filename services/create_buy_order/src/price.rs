@@ -91,7 +91,7 @@ impl PriceClient {
         if let Some(id) = platform::request_id::current() {
             request = request.header(platform::request_id::HEADER, id);
         }
-        let response = request.send().await?;
+        let response = send_retrying_unreached(request).await?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -110,14 +110,49 @@ impl PriceClient {
         Ok((rate, self.max_age.saturating_sub(age)))
     }
 
-    /// `Ok` when the price service reports itself healthy, else why not.
+    /// `Ok` when the price service reports itself healthy, else why not. A
+    /// replica that answers it is stopping counts as healthy: it still serves
+    /// until it leaves, and its siblings serve after, so that a rolling update
+    /// of btc_price does not make every create_buy_order look unready.
     pub(crate) async fn healthy(&self) -> Result<(), PriceError> {
-        let response = self.http.get(&self.healthcheck_url).send().await?;
+        let request = self.http.get(&self.healthcheck_url);
+        let response = send_retrying_unreached(request).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let body = response.text().await.unwrap_or_default();
+        if is_stopping(&body) {
+            return Ok(());
+        }
         Err(PriceError::Refused { status, body })
     }
+}
+
+/// How many times a GET that reached no replica of btc_price is sent again.
+const RESENDS: usize = 2;
+
+/// Sends a GET, and again (up to [`RESENDS`] times) while it reaches no
+/// server: a refused connection, or a kept-alive one that a stopping replica
+/// closed. A GET is safe to repeat, and the next connection goes to another
+/// address of the name. A timeout is not repeated: the time is spent.
+async fn send_retrying_unreached(
+    request: reqwest::RequestBuilder,
+) -> reqwest::Result<reqwest::Response> {
+    let mut attempts = 0;
+    loop {
+        let Some(attempt) = request.try_clone() else {
+            return request.send().await;
+        };
+        match attempt.send().await {
+            Err(error) if !error.is_timeout() && attempts < RESENDS => attempts += 1,
+            sent => return sent,
+        }
+    }
+}
+
+/// Whether a healthcheck body is that of a replica that is stopping.
+fn is_stopping(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body)
+        .is_ok_and(|body| body["status"] == platform::health::STOPPING)
 }

@@ -80,7 +80,8 @@ struct ApiDoc;
 pub(crate) fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/buy_order", put(put_buy_order))
-        .route("/healthcheck", get(healthcheck))
+        .route(platform::health::PATH, get(healthcheck))
+        .merge(service.startup.replica_route())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
         .merge(api_docs::router(ApiDoc::openapi()))

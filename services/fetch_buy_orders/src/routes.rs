@@ -100,7 +100,8 @@ struct PageRequest {
 pub(crate) fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/buy_orders", get(buy_orders))
-        .route("/healthcheck", get(healthcheck))
+        .route(platform::health::PATH, get(healthcheck))
+        .merge(service.startup.replica_route())
         .with_state(service)
         .merge(api_docs::router(ApiDoc::openapi()))
 }

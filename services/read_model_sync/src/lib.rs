@@ -149,7 +149,7 @@ impl App {
             consuming: self.consuming,
         };
         let router = Router::new()
-            .route("/healthcheck", get(healthcheck))
+            .route(platform::health::PATH, get(healthcheck))
             .with_state(health);
         let config = self.config;
         http::serve_with_background(self.listener, router, shutdown, "consumer", |cancel| {

@@ -190,3 +190,36 @@ async fn while_the_read_model_is_away_the_sync_waits_and_then_catches_up() {
             .contains("failed_to_sync_buy_order_read_model")
     );
 }
+
+#[tokio::test]
+async fn with_the_queue_away_a_replica_stays_in_the_ingress_and_takes_orders() {
+    let cluster = Cluster::start().await;
+    let url = cluster.service_url("create_buy_order");
+    let status = |path: &'static str| {
+        let url = format!("{url}{path}");
+        async move {
+            reqwest::get(url)
+                .await
+                .expect("an answer")
+                .status()
+                .as_u16()
+        }
+    };
+    cluster.queue_proxy.cut();
+    let mut full = status("/healthcheck").await;
+    for _ in 0..100 {
+        if full == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        full = status("/healthcheck").await;
+    }
+    assert_eq!(full, 503, "the full healthcheck reports the queue away");
+    // The ingress's check leaves out what every replica shares: the order
+    // is taken, its event waits in the outbox.
+    assert_eq!(status("/healthcheck/replica").await, 200);
+    let reply = cluster.api.buy("USD", "2.00").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    cluster.queue_proxy.restore();
+    assert_eq!(cluster.wait_for_read_model(1).await, 1);
+}

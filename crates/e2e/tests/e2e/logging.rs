@@ -259,3 +259,38 @@ async fn a_fluentd_that_never_answers_does_not_hold_up_any_request() {
     assert_eq!(page.json()["rows"].as_array().map(Vec::len), Some(1));
     let _: Value = page.json();
 }
+
+#[tokio::test]
+async fn the_client_address_the_ingress_forwards_is_in_the_request_events() {
+    let cluster = Cluster::start().await;
+    let url = format!(
+        "{}/buy_orders?page_size=1",
+        cluster.service_url("fetch_buy_orders")
+    );
+    let answer = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(testkit::settings::dev_api_key())
+        // A client's own claim, then the address the ingress appended.
+        .header("x-forwarded-for", "198.51.100.1, 203.0.113.7")
+        .send()
+        .await
+        .expect("fetch_buy_orders answers");
+    assert_eq!(answer.status(), 200);
+    let request_id = answer.headers()["x-request-id"]
+        .to_str()
+        .expect("an id")
+        .to_owned();
+    let wanted =
+        |line: &&str| line.contains("buy_orders_page_requested") && line.contains(&request_id);
+    let mut event = None;
+    for _ in 0..50 {
+        let log = cluster.log("fetch_buy_orders");
+        event = log.lines().find(wanted).map(str::to_owned);
+        if event.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let event: Value = serde_json::from_str(&event.expect("the page's event")).expect("JSON");
+    assert_eq!(event["span"]["client_address"], "203.0.113.7", "{event}");
+}

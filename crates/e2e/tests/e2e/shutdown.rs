@@ -10,6 +10,81 @@ use uuid::Uuid;
 
 use crate::{count, order, sorted, stored_ids};
 
+/// Long enough to see the notice from outside on a slow machine.
+const NOTICE_MS: &str = "3000";
+
+/// `GET /healthcheck` of a process: its status and `status` field.
+async fn healthcheck(url: &str) -> (u16, String) {
+    let answer = reqwest::get(format!("{url}/healthcheck"))
+        .await
+        .expect("the healthcheck answers");
+    let status = answer.status().as_u16();
+    let body: serde_json::Value = answer.json().await.expect("a JSON body");
+    (
+        status,
+        body["status"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Waits until `url`'s healthcheck says the process is stopping.
+async fn wait_until_stopping(url: &str) {
+    for _ in 0..100 {
+        if healthcheck(url).await == (503, "stopping".to_owned()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{url} never reported that it is stopping");
+}
+
+#[tokio::test]
+async fn a_stopping_replica_reports_unhealthy_first_and_serves_through_its_notice() {
+    let cluster = Cluster::start().await;
+    let notice = [("SHUTDOWN_NOTICE_MS", NOTICE_MS)];
+    let mut replica = cluster
+        .start_replica_with("fetch_buy_orders", &notice)
+        .await;
+    let api = cluster.api.clone();
+    let replica_api = testkit::Api::new(cluster.service_url("create_buy_order"), replica.url());
+    assert_eq!(api.buy("USD", "5.00").await.status, 200);
+
+    replica.send_sigterm();
+    wait_until_stopping(&replica.url()).await;
+    let replica_check = format!("{}/healthcheck/replica", replica.url());
+    let answer = reqwest::get(replica_check).await.expect("an answer");
+    assert_eq!(
+        answer.status(),
+        503,
+        "the ingress's check says stopping too"
+    );
+    // What a load balancer still sends during the notice is served.
+    for _ in 0..5 {
+        let page = replica_api.get_orders("page_size=1").await;
+        assert_eq!(page.status, 200, "{}", page.text);
+    }
+    let exited = replica.exited().await;
+    assert!(exited.success(), "{exited}");
+    assert!(
+        replica_api.try_get_orders("page_size=1").await.is_err(),
+        "nothing listens after the exit"
+    );
+    let log = replica.log();
+    assert!(log.contains("\"message\":\"readiness_withdrawn\""), "{log}");
+}
+
+#[tokio::test]
+async fn while_a_btc_price_replica_stops_create_buy_order_stays_ready_and_takes_orders() {
+    let mut cluster = Cluster::start_with(&[("SHUTDOWN_NOTICE_MS", NOTICE_MS)]).await;
+    let btc_price = cluster.service_url("btc_price");
+    cluster.send_sigterm("btc_price");
+    wait_until_stopping(&btc_price).await;
+    // btc_price's other replicas take over; this one is leaving, not failing.
+    let create_buy_order = cluster.service_url("create_buy_order");
+    assert_eq!(healthcheck(&create_buy_order).await, (200, "ok".to_owned()));
+    let reply = cluster.api.buy("USD", "5.00").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
 #[tokio::test]
 async fn a_terminated_create_buy_order_finishes_its_requests_and_publishes_their_orders() {
     let mut cluster = Cluster::start().await;

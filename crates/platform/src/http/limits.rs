@@ -27,8 +27,12 @@ pub struct HttpLimits {
     /// `HTTP_MAX_CONCURRENT_REQUESTS` (default 512): beyond this many
     /// requests in progress, a request is answered 503 with `Retry-After`.
     pub max_concurrent_requests: usize,
+    /// `SHUTDOWN_NOTICE_MS` (default 0): how long a stopping service goes on
+    /// serving, its healthcheck answering 503, before it stops accepting, so
+    /// that a load balancer in front of it sends it no new requests by then.
+    pub shutdown_notice: Duration,
     /// `SHUTDOWN_DEADLINE_MS` (default 8000): how long requests in flight may
-    /// take to finish once shutdown begins.
+    /// take to finish once the service stops accepting.
     pub shutdown_deadline: Duration,
 }
 
@@ -43,6 +47,7 @@ impl HttpLimits {
             header_timeout: env.positive_millis("HTTP_HEADER_TIMEOUT_MS", 10_000)?,
             request_timeout: env.positive_millis("HTTP_REQUEST_TIMEOUT_MS", 15_000)?,
             max_concurrent_requests: env.positive("HTTP_MAX_CONCURRENT_REQUESTS", 512)?,
+            shutdown_notice: env.millis("SHUTDOWN_NOTICE_MS", 0)?,
             shutdown_deadline: env.millis("SHUTDOWN_DEADLINE_MS", 8_000)?,
         })
     }
