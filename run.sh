@@ -9,6 +9,9 @@
 # reach Coinbase; its control API is on 127.0.0.1:$FAKE_COINBASE_EXT_PORT.
 # Without an image registry the images are built offline from Debian's
 # packages (RSDIST_IMAGES=offline forces that; see scripts/docker.sh).
+# CREATE_BUY_ORDER_REPLICAS, FETCH_BUY_ORDERS_REPLICAS and
+# READ_MODEL_SYNC_REPLICAS (.env, or the environment) set how many replicas
+# of each run; the ingress balances the APIs' replicas on the published ports.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -24,6 +27,7 @@ fi
 source scripts/docker.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+replica_scale_args
 find_compose
 require_docker_engine
 if images_missing; then
@@ -34,8 +38,9 @@ if [[ ${FAKE_COINBASE:-0} == 1 ]]; then
     use_fake_coinbase
     echo "fake Coinbase control API: http://127.0.0.1:$FAKE_COINBASE_EXT_PORT/control"
 fi
-"${compose[@]}" up -d
+"${compose[@]}" up -d "${scale_args[@]}"
 wait_until_healthy 300
 echo "PUT  http://localhost:$CREATE_BUY_ORDER_EXT_PORT/buy_order"
 echo "GET  http://localhost:$FETCH_BUY_ORDERS_EXT_PORT/buy_orders"
 echo "RabbitMQ management: http://localhost:$Q_MANAGEMENT_EXT_PORT ($Q_USER)"
+echo "ingress stats: http://localhost:$INGRESS_STATS_EXT_PORT/"

@@ -5,5 +5,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/docker.sh
 source scripts/docker.sh
 find_compose
-# Every profile, so that the fake Coinbase and the replica stop too.
-COMPOSE_PROFILES=fake_coinbase,scale_out "${compose[@]}" down
+# Every profile, so that the fake Coinbase stops too.
+COMPOSE_PROFILES=fake_coinbase "${compose[@]}" down

@@ -68,10 +68,11 @@ compose_suite() {
     ./build_run_images.sh
     use_fake_coinbase
     # shellcheck disable=SC2064 # the command is fixed now
-    trap "COMPOSE_PROFILES=fake_coinbase,scale_out ${compose[*]} down -v --remove-orphans >/dev/null 2>&1" EXIT
-    COMPOSE_PROFILES=fake_coinbase,scale_out "${compose[@]}" down -v --remove-orphans
+    trap "COMPOSE_PROFILES=fake_coinbase ${compose[*]} down -v --remove-orphans >/dev/null 2>&1" EXIT
+    COMPOSE_PROFILES=fake_coinbase "${compose[@]}" down -v --remove-orphans
     local started=$SECONDS
-    "${compose[@]}" up -d
+    replica_scale_args
+    "${compose[@]}" up -d "${scale_args[@]}"
     wait_until_healthy 300
     echo "test.sh: compose cluster healthy $((SECONDS - started)) s after up"
     echo "test.sh: black-box tests against the compose cluster"

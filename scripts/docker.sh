@@ -82,6 +82,33 @@ use_fake_coinbase() {
     export COMPOSE_PROFILES=fake_coinbase CB_PROTOCOL=http CB_HOST=fake_coinbase CB_PORT=$FAKE_COINBASE_PORT
 }
 
+# The services whose replica count .env sets, and the variable of each.
+declare -A REPLICA_VARIABLES=(
+    [create_buy_order]=CREATE_BUY_ORDER_REPLICAS
+    [fetch_buy_orders]=FETCH_BUY_ORDERS_REPLICAS
+    [read_model_sync]=READ_MODEL_SYNC_REPLICAS
+)
+# The ingress has this many server slots per API (services/ingress/haproxy.cfg).
+MAX_REPLICAS=10
+
+# Sets the array `scale_args` to compose's --scale options for the replica
+# counts (scripts/env.sh sourced first); fails, naming the variable, when a
+# count is not a whole number from 1 to MAX_REPLICAS.
+# shellcheck disable=SC2034 # used by the scripts that source this one
+replica_scale_args() {
+    scale_args=()
+    local service variable count
+    for service in "${!REPLICA_VARIABLES[@]}"; do
+        variable=${REPLICA_VARIABLES[$service]}
+        count=${!variable:-1}
+        if [[ ! $count =~ ^[0-9]+$ ]] || ((10#$count < 1 || 10#$count > MAX_REPLICAS)); then
+            echo "$variable must be a whole number from 1 to $MAX_REPLICAS, not '$count'" >&2
+            return 1
+        fi
+        scale_args+=(--scale "$service=$((10#$count))")
+    done
+}
+
 images_missing() {
     local service
     for service in "${INFRASTRUCTURE_SERVICES[@]}" "${RUST_SERVICES[@]}" fake_coinbase; do
@@ -91,9 +118,10 @@ images_missing() {
 }
 
 base_images_missing() {
-    local images=(rsdist/builder:1.95 rsdist/runtime:3.22) image
+    local images=(rsdist/builder:1.95 rsdist/runtime:3.22 rsdist/haproxy-base:2.6) image
     if [[ $(image_source) == offline ]]; then
-        images=(rsdist/debian:12 rsdist/runtime:debian-12 rsdist/postgres-base:debian-12 rsdist/rabbitmq-base:debian-12)
+        images=(rsdist/debian:12 rsdist/runtime:debian-12 rsdist/postgres-base:debian-12
+            rsdist/rabbitmq-base:debian-12 rsdist/haproxy-base:debian-12)
     fi
     for image in "${images[@]}"; do
         docker image inspect "$image" >/dev/null 2>&1 || return 0

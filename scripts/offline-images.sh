@@ -7,7 +7,8 @@
 #                                     docker import; kept once built)
 #   scripts/offline-images.sh bases   rsdist/debian:12 (debootstrap, then
 #                                     docker import; kept once built), and
-#                                     the runtime, postgres and rabbitmq bases
+#                                     the runtime, postgres, rabbitmq and
+#                                     haproxy bases
 #   scripts/offline-images.sh run     the run images of the nine services and
 #                                     the fake Coinbase
 # ./build_base_images.sh and ./build_run_images.sh call it when no registry
@@ -76,7 +77,7 @@ bases() {
     build_debian_base
     build -f docker/offline/runtime.Dockerfile -t "rsdist/runtime:$OFFLINE_BASE_TAG" docker/offline
     local base
-    for base in postgres rabbitmq; do
+    for base in postgres rabbitmq haproxy; do
         build -f "docker/offline/$base.Dockerfile" -t "rsdist/$base-base:$OFFLINE_BASE_TAG" docker/offline
     done
 }
@@ -99,6 +100,7 @@ run() {
         build --build-arg "BASE=rsdist/postgres-base:$OFFLINE_BASE_TAG" -t "rsdist/$model:latest" "services/$model"
     done
     build --build-arg "BASE=rsdist/rabbitmq-base:$OFFLINE_BASE_TAG" -t rsdist/queue:latest services/queue
+    build --build-arg "BASE=rsdist/haproxy-base:$OFFLINE_BASE_TAG" -t rsdist/ingress:latest services/ingress
     binary_image fluent_receiver docker/offline/log.Dockerfile rsdist/log:latest
     local service
     for service in "${RUST_SERVICES[@]}" fake_coinbase; do

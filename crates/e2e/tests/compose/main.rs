@@ -214,22 +214,32 @@ fn only_the_two_apis_are_public_and_every_other_published_port_is_loopback() {
         }
     }
     let port = |name: &str| variables[name].clone();
+    // The APIs are published by the ingress alone, on their own ports.
+    let ingress = |address: &str, name: &str| {
+        let container = compose.environment("ingress")[name].clone();
+        assert_eq!(container, port(name), "the ingress listens on {name}");
+        (address.to_owned(), "ingress".to_owned(), container)
+    };
+    assert_eq!(
+        service_port("create_buy_order"),
+        port("CREATE_BUY_ORDER_PORT")
+    );
+    assert_eq!(
+        service_port("fetch_buy_orders"),
+        port("FETCH_BUY_ORDERS_PORT")
+    );
     let expected = BTreeMap::from([
         (
             port("CREATE_BUY_ORDER_EXT_PORT"),
-            (
-                String::new(),
-                "create_buy_order".to_owned(),
-                service_port("create_buy_order"),
-            ),
+            ingress("", "CREATE_BUY_ORDER_PORT"),
         ),
         (
             port("FETCH_BUY_ORDERS_EXT_PORT"),
-            (
-                String::new(),
-                "fetch_buy_orders".to_owned(),
-                service_port("fetch_buy_orders"),
-            ),
+            ingress("", "FETCH_BUY_ORDERS_PORT"),
+        ),
+        (
+            port("INGRESS_STATS_EXT_PORT"),
+            ingress("127.0.0.1", "INGRESS_STATS_PORT"),
         ),
         (
             port("Q_MANAGEMENT_EXT_PORT"),
@@ -237,14 +247,6 @@ fn only_the_two_apis_are_public_and_every_other_published_port_is_loopback() {
                 "127.0.0.1".to_owned(),
                 "queue".to_owned(),
                 "15672".to_owned(),
-            ),
-        ),
-        (
-            port("CREATE_BUY_ORDER_REPLICA_EXT_PORT"),
-            (
-                "127.0.0.1".to_owned(),
-                "create_buy_order_replica".to_owned(),
-                service_port("create_buy_order"),
             ),
         ),
         (

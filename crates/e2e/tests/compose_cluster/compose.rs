@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use std::process::Output;
 use testkit::Api;
 use testkit::settings::dotenv;
+
 use tokio::process::Command;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -21,10 +23,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The profiles of the cluster under test: the fake Coinbase, as
 /// `FAKE_COINBASE=1 ./run.sh` runs it.
-pub const DEFAULT_PROFILES: &str = "fake_coinbase";
-
-/// Every profile: the default ones and the second create_buy_order.
-pub const ALL_PROFILES: &str = "fake_coinbase,scale_out";
+pub const PROFILES: &str = "fake_coinbase";
 
 /// The compose project of this repository, with the fake Coinbase.
 pub struct ComposeCluster {
@@ -48,19 +47,7 @@ impl ComposeCluster {
         Api::published().with_timeout(REQUEST_TIMEOUT)
     }
 
-    /// The second create_buy_order (profile scale_out) with the published fetch API.
-    pub fn replica_api(&self) -> Api {
-        Api::new(
-            format!(
-                "http://127.0.0.1:{}",
-                self.var("CREATE_BUY_ORDER_REPLICA_EXT_PORT")
-            ),
-            format!("http://127.0.0.1:{}", self.var("FETCH_BUY_ORDERS_EXT_PORT")),
-        )
-        .with_timeout(REQUEST_TIMEOUT)
-    }
-
-    fn var(&self, name: &str) -> &str {
+    pub fn var(&self, name: &str) -> &str {
         self.variables
             .get(name)
             .unwrap_or_else(|| panic!("{name} in .env"))
@@ -68,25 +55,37 @@ impl ComposeCluster {
 
     /// Runs `compose <args>` in the repository, as run.sh with FAKE_COINBASE=1
     /// would, and returns its stdout; panics with its stderr if it fails.
-    /// Every profile is on, so that `ps` and `down` see every container.
     pub async fn compose(&self, args: &[&str]) -> String {
-        self.compose_with(ALL_PROFILES, args).await
-    }
-
-    /// As [`Self::compose`], with only the given compose profiles on.
-    pub async fn compose_with(&self, profiles: &str, args: &[&str]) -> String {
         let words = std::env::var("RSDIST_COMPOSE").unwrap_or_else(|_| "docker-compose".into());
         let mut words = words.split_whitespace();
         let mut command = Command::new(words.next().expect("a compose command"));
+        command.args(words).args(args).current_dir(ROOT);
+        self.as_run_sh_would(&mut command);
+        stdout_of(command).await
+    }
+
+    /// The environment `FAKE_COINBASE=1 ./run.sh` gives compose.
+    fn as_run_sh_would(&self, command: &mut Command) {
         command
-            .args(words)
-            .args(args)
-            .current_dir(ROOT)
-            .env("COMPOSE_PROFILES", profiles)
+            .env("COMPOSE_PROFILES", PROFILES)
             .env("CB_PROTOCOL", "http")
             .env("CB_HOST", "fake_coinbase")
             .env("CB_PORT", self.var("FAKE_COINBASE_PORT"));
-        stdout_of(command).await
+    }
+
+    /// Runs a script of the repository (e.g. `scripts/rolling-update.sh`)
+    /// with `FAKE_COINBASE=1` and `env`, and returns its output, failed or not.
+    pub async fn script(&self, path: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(format!("{ROOT}/{path}"));
+        command
+            .args(args)
+            .current_dir(ROOT)
+            .env("FAKE_COINBASE", "1")
+            .envs(env.iter().copied());
+        if let Ok(words) = std::env::var("RSDIST_COMPOSE") {
+            command.env("RSDIST_COMPOSE", words);
+        }
+        command.output().await.expect("starting the script")
     }
 
     /// Runs `docker <args>` and returns its stdout; panics if it fails.
@@ -102,12 +101,109 @@ impl ComposeCluster {
         ids.split_whitespace().map(str::to_owned).collect()
     }
 
-    /// `up -d` for the default services (the fake Coinbase included), then
-    /// waits until every container is healthy.
+    /// `up -d` for the default services (the fake Coinbase included), one
+    /// replica each, then waits until every container is healthy.
     pub async fn up(&self) {
-        self.compose_with(DEFAULT_PROFILES, &["up", "-d", "--remove-orphans"])
-            .await;
+        self.compose(&["up", "-d", "--remove-orphans"]).await;
         self.wait_healthy().await;
+    }
+
+    /// Runs `count` replicas of `service`, as `--scale` does (a scale-down
+    /// stops the extra ones as `docker stop` does), and returns once every
+    /// container is healthy and, for an API, the ingress sends to each.
+    pub async fn scale(&self, service: &str, count: usize) {
+        let scale = format!("{service}={count}");
+        let args = [
+            "up",
+            "-d",
+            "--no-deps",
+            "--no-recreate",
+            "--scale",
+            &scale,
+            service,
+        ];
+        self.compose(&args).await;
+        self.wait_healthy().await;
+        self.wait_until_the_ingress_sends_to_every(service).await;
+    }
+
+    /// The base URL of each running replica of `service`, at its address on
+    /// the compose network (which the host reaches).
+    pub async fn replica_urls(&self, service: &str) -> Vec<String> {
+        let port = self
+            .var(&format!("{}_PORT", service.to_uppercase()))
+            .to_owned();
+        let mut urls = Vec::new();
+        for id in self.running(service).await {
+            let address = self
+                .docker(&[
+                    "inspect",
+                    "-f",
+                    "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                    &id,
+                ])
+                .await;
+            urls.push(format!("http://{}:{port}", address.trim()));
+        }
+        urls
+    }
+
+    /// The ids of the running containers of `service`.
+    pub async fn running(&self, service: &str) -> Vec<String> {
+        let mut running = Vec::new();
+        for id in self.containers(service).await {
+            let state = self
+                .docker(&["inspect", "-f", "{{.State.Running}}", &id])
+                .await;
+            if state.trim() == "true" {
+                running.push(id);
+            }
+        }
+        running
+    }
+
+    /// For an API, waits until the ingress has as many servers up in its
+    /// backend as `service` has running replicas; for other services, returns.
+    pub async fn wait_until_the_ingress_sends_to_every(&self, service: &str) {
+        if !["create_buy_order", "fetch_buy_orders"].contains(&service) {
+            return;
+        }
+        let start = Instant::now();
+        loop {
+            let (replicas, up) = (
+                self.running(service).await.len(),
+                self.ingress_up(service).await,
+            );
+            if up == replicas {
+                return;
+            }
+            assert!(
+                start.elapsed() < HEALTHY_WITHIN,
+                "the ingress has {up} of {replicas} {service} replicas up"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// How many servers of the ingress's backend `backend` are up, from its
+    /// stats CSV.
+    async fn ingress_up(&self, backend: &str) -> usize {
+        let url = format!(
+            "http://127.0.0.1:{}/;csv",
+            self.var("INGRESS_STATS_EXT_PORT")
+        );
+        let Ok(answer) = self.http.get(url).send().await else {
+            return 0;
+        };
+        let csv = answer.text().await.unwrap_or_default();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let status = header.iter().position(|name| *name == "status");
+        lines
+            .map(|line| line.split(',').collect::<Vec<_>>())
+            .filter(|fields| fields[0] == backend && fields[1] != "BACKEND")
+            .filter(|fields| status.and_then(|i| fields.get(i)) == Some(&"UP"))
+            .count()
     }
 
     /// Waits until every container of the project is healthy.

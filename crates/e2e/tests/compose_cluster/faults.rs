@@ -1,16 +1,15 @@
 //! Container faults under a stream of creates, each with exact accounting
 //! (see `ledger`): SIGKILLed services and read model, a restarted queue, a
-//! stopped write model, a read model cut off the network, down and up, and
-//! scale-out.
+//! stopped write model, a read model cut off the network, down and up.
+//! Replicas and their faults are `replicas`'.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use testkit::Api;
 use uuid::Uuid;
 
-use crate::compose::{ALL_PROFILES, ComposeCluster, REQUEST_TIMEOUT};
+use crate::compose::{ComposeCluster, REQUEST_TIMEOUT};
 use crate::ledger::{CreateStream, assert_listed_exactly, listed_ids};
 
 /// Concurrent clients in a stream of creates.
@@ -196,79 +195,4 @@ async fn down_and_up_keeps_every_order_and_down_v_empties_the_cluster() {
         "a fresh cluster takes orders: {}",
         reply.text
     );
-}
-
-#[tokio::test]
-#[ignore = "needs the compose cluster: ./test.sh --compose"]
-async fn scaled_out_replicas_keep_one_order_per_key_and_the_cap_exact() {
-    let cluster = ComposeCluster::attach().await;
-    // The cap is for good once reached: start from an empty cluster, and
-    // leave one behind.
-    cluster.compose(&["down", "-v"]).await;
-    cluster
-        .compose_with(ALL_PROFILES, &["up", "-d", "--scale", "read_model_sync=3"])
-        .await;
-    cluster.wait_healthy().await;
-    assert_eq!(cluster.containers("read_model_sync").await.len(), 3);
-    // 1 BTC per 1000.00 USD: 100 orders reach the cap.
-    cluster
-        .control_coinbase(json!({"rates": {"USD": "1000.00"}}))
-        .await;
-
-    let apis = [cluster.api(), cluster.replica_api()];
-    let keys: Vec<String> = (0..130).map(|_| Uuid::new_v4().to_string()).collect();
-    // Every key is sent twice, once to each replica, all at once.
-    let requests = keys.iter().enumerate().flat_map(|(i, key)| {
-        let body = json!({"currency": "USD", "amount": "1000.00", "idempotence_key": key});
-        [
-            (apis[i % 2].clone(), body.clone()),
-            (apis[(i + 1) % 2].clone(), body),
-        ]
-    });
-    let replies = futures_util::future::join_all(requests.map(|(api, body)| async move {
-        let reply = api.try_put_order(&body).await;
-        (body, reply)
-    }))
-    .await;
-
-    let mut order_of_key = std::collections::HashMap::new();
-    let mut capped_keys = HashSet::new();
-    let (mut capped, mut answered) = (0, 0);
-    for (body, reply) in &replies {
-        let reply = reply.as_ref().expect("an answer");
-        answered += 1;
-        let key = body["idempotence_key"].as_str().expect("a key").to_owned();
-        match reply.status.as_u16() {
-            200 => {
-                let id = reply.json()["buy_order"]["id"]
-                    .as_str()
-                    .expect("an id")
-                    .to_owned();
-                let first = order_of_key.entry(key).or_insert_with(|| id.clone());
-                assert_eq!(*first, id, "one order per idempotence key");
-            }
-            409 => {
-                assert_eq!(reply.json()["code"], "btc_limit_exceeded", "{}", reply.text);
-                capped_keys.insert(key);
-                capped += 1;
-            }
-            status => panic!("unexpected {status}: {}", reply.text),
-        }
-    }
-    eprintln!(
-        "scale-out: {answered} requests, {} orders, {capped} refused at the cap",
-        order_of_key.len()
-    );
-    assert_eq!(order_of_key.len(), 100, "exactly 100 BTC of orders");
-    assert!(
-        capped_keys
-            .iter()
-            .all(|key| !order_of_key.contains_key(key)),
-        "a key refused at the cap has an order: both requests of a key get that order"
-    );
-    let placed: Vec<String> = order_of_key.into_values().collect();
-    assert_listed_exactly(&cluster.api(), &[], &placed).await;
-
-    cluster.compose(&["down", "-v"]).await;
-    cluster.up().await;
 }

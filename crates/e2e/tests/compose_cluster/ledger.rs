@@ -173,6 +173,50 @@ impl CreateStream {
     }
 }
 
+/// First pages from `workers` concurrent clients, until stopped: how many
+/// were served, and the answers other than 200 by status (or "no answer").
+pub struct PageStream {
+    stop: CancellationToken,
+    workers: Vec<tokio::task::JoinHandle<(usize, BTreeMap<String, usize>)>>,
+}
+
+impl PageStream {
+    pub fn start(api: &Api, workers: usize) -> Self {
+        let stop = CancellationToken::new();
+        let workers = (0..workers)
+            .map(|_| tokio::spawn(read_first_pages(api.clone(), stop.clone())))
+            .collect();
+        Self { stop, workers }
+    }
+
+    /// Stops the stream; the pages served, and the failures by status.
+    pub async fn stop(self) -> (usize, BTreeMap<String, usize>) {
+        self.stop.cancel();
+        let mut served = 0;
+        let mut failures = BTreeMap::new();
+        for worker in self.workers {
+            let (ok, failed) = worker.await.expect("a page worker");
+            served += ok;
+            for (status, count) in failed {
+                *failures.entry(status).or_default() += count;
+            }
+        }
+        (served, failures)
+    }
+}
+
+async fn read_first_pages(api: Api, stop: CancellationToken) -> (usize, BTreeMap<String, usize>) {
+    let (mut served, mut failures) = (0, BTreeMap::<String, usize>::new());
+    while !stop.is_cancelled() {
+        match api.try_get_orders("page_size=10").await {
+            Ok(reply) if reply.status == 200 => served += 1,
+            Ok(reply) => *failures.entry(reply.status.to_string()).or_default() += 1,
+            Err(_) => *failures.entry("no answer".into()).or_default() += 1,
+        }
+    }
+    (served, failures)
+}
+
 /// Every order GET /buy_orders lists, newest first, page by page.
 pub async fn listed_ids(api: &Api) -> Vec<String> {
     let mut ids = Vec::new();

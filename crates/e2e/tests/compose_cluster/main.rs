@@ -8,3 +8,4 @@
 mod compose;
 mod faults;
 mod ledger;
+mod replicas;

@@ -181,10 +181,47 @@ async fn the_compose_scrape_configuration_is_valid_and_names_every_service_port(
         String::from_utf8_lossy(&checked.stdout)
     );
     let config = std::fs::read_to_string(path).expect("reading the scrape configuration");
+    let config = &yaml_rust2::YamlLoader::load_from_str(&config).expect("YAML")[0];
     let variables = testkit::settings::variables();
     for service in SERVICES {
         let port = &variables[&format!("{}_PORT", service.to_uppercase())];
-        let target = format!("'{service}:{port}'");
-        assert!(config.contains(&target), "no target {target} in {path}");
+        let targets = scrape_targets(config, service);
+        let target = format!("{service}:{port}");
+        assert!(
+            targets.contains(&target),
+            "{service}: {targets:?} in {path}"
+        );
     }
+}
+
+/// The `host:port` targets of a job: its static ones, and the names its DNS
+/// discovery resolves, with their port.
+fn scrape_targets(config: &yaml_rust2::Yaml, job: &str) -> Vec<String> {
+    let jobs = config["scrape_configs"]
+        .as_vec()
+        .cloned()
+        .unwrap_or_default();
+    let Some(job) = jobs.iter().find(|j| j["job_name"].as_str() == Some(job)) else {
+        return Vec::new();
+    };
+    let listed = |key: &str, field: &str| -> Vec<(String, Option<i64>)> {
+        let configs = job[key].as_vec().cloned().unwrap_or_default();
+        configs
+            .iter()
+            .flat_map(|c| {
+                let names = c[field].as_vec().cloned().unwrap_or_default();
+                let port = c["port"].as_i64();
+                names
+                    .into_iter()
+                    .filter_map(move |n| Some((n.as_str()?.to_owned(), port)))
+            })
+            .collect()
+    };
+    let statics = listed("static_configs", "targets")
+        .into_iter()
+        .map(|(t, _)| t);
+    let discovered = listed("dns_sd_configs", "names")
+        .into_iter()
+        .filter_map(|(name, port)| Some(format!("{name}:{}", port?)));
+    statics.chain(discovered).collect()
 }
