@@ -50,7 +50,7 @@ wait_until_ingress_has() {
     local replicas=$1 up
     for _ in $(seq 120); do
         up=$(curl -fsS "http://127.0.0.1:$INGRESS_STATS_EXT_PORT/;csv" |
-            awk -F, '($1 == "create_buy_order" || $1 == "fetch_buy_orders") && $18 == "UP"' | wc -l)
+            awk -F, '($1 == "create_buy_order" || $1 == "fetch_buy_orders") && $2 != "BACKEND" && $18 == "UP"' | wc -l)
         ((up == 2 * replicas)) && return 0
         sleep 1
     done
