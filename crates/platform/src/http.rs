@@ -1,12 +1,14 @@
 //! Serving an axum router until shutdown: the connections (`connections`,
 //! with the header-read bound and the drain on shutdown), the bounds
 //! (`limits`: time and concurrency), what every request goes through
-//! (`envelope`: its id, the bounds, metrics, panics), and the service's
+//! (`envelope`: its id, the bounds, its metrics as `request_metrics` counts
+//! them, panics), and the service's
 //! background work run beside the server and watched (`serve_with_background`).
 
 mod connections;
 mod envelope;
 mod limits;
+mod request_metrics;
 
 pub use limits::HttpLimits;
 

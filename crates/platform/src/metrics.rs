@@ -1,14 +1,11 @@
 //! Prometheus metrics: one recorder per process, rendered in the text format
-//! by `GET /metrics` on the service's own port (added to every router by
-//! [`crate::http::serve`]), and the HTTP request metrics every service shares.
-//! The services record their own with the `metrics` macros; the catalogue of
-//! names is in docs/operations.md.
+//! by `GET /metrics` on the service's own port (the HTTP bootstrap adds the
+//! route to every router). The services record their own with the `metrics`
+//! macros; the catalogue of names is in docs/operations.md.
 
-use std::future::Future;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -63,38 +60,4 @@ pub async fn render() -> Response {
     crate::telemetry::record_stdout_drops();
     let text = install().render();
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-}
-
-/// What a request's HTTP metrics are labelled with: its route template and
-/// method. Unrouted paths share the route label `unmatched`, so that scanners
-/// cannot blow up the number of series.
-pub(crate) struct RequestLabels {
-    route: String,
-    method: String,
-}
-
-impl RequestLabels {
-    pub(crate) fn of(request: &Request) -> Self {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-        let method = request.method().as_str().to_owned();
-        Self { route, method }
-    }
-
-    /// Counts `answering` by its status and times it (`http_requests_total`,
-    /// `http_request_duration_seconds`).
-    pub(crate) async fn track(self, answering: impl Future<Output = Response>) -> Response {
-        let Self { route, method } = self;
-        let started = Instant::now();
-        let response = answering.await;
-        let status = response.status().as_u16().to_string();
-        let elapsed = started.elapsed().as_secs_f64();
-        metrics::histogram!("http_request_duration_seconds", "route" => route.clone(), "method" => method.clone())
-            .record(elapsed);
-        metrics::counter!("http_requests_total", "route" => route, "method" => method, "status" => status)
-            .increment(1);
-        response
-    }
 }

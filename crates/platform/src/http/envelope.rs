@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 
 use super::limits::{self, RequestBounds};
+use super::request_metrics::RequestLabels;
 use crate::api_error::ApiError;
 use crate::health;
-use crate::metrics::RequestLabels;
 use crate::request_id;
 
 /// What the envelope holds for the server: the bounds on its requests, and
