@@ -4,7 +4,8 @@
 //! (`ports`), service binaries run as processes (`service`), the whole
 //! cluster on fresh databases and queues (`cluster`), a fluentd stand-in that
 //! decodes what the services ship (`fluent_receiver`), services run inside
-//! the test process (`in_process`), a proxy whose
+//! the test process (`in_process`), a service's `/metrics` read as numbers
+//! (`metrics`), a proxy whose
 //! connections a test can cut (`tcp_proxy`), the outside programs some
 //! tests drive (`tools`: schemathesis, Chromium, Prometheus), and the one
 //! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
@@ -15,6 +16,7 @@ pub mod database;
 pub mod fake_coinbase;
 pub mod fluent_receiver;
 pub mod in_process;
+pub mod metrics;
 pub mod names;
 pub mod ports;
 pub mod service;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 use testkit::Api;
+use testkit::metrics::metric_sum;
 use uuid::Uuid;
 
 use crate::compose::ComposeCluster;
@@ -87,21 +88,6 @@ impl Seen {
     }
 }
 
-/// The sum of the samples of `metric` on a replica's `/metrics` whose line
-/// contains `labelled`.
-async fn metric_of(url: &str, metric: &str, labelled: &str) -> f64 {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .expect("a replica's /metrics")
-        .text()
-        .await
-        .expect("metrics");
-    text.lines()
-        .filter(|line| line.starts_with(metric) && line.contains(labelled))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Back to one replica of each, with every stopped container removed.
 async fn one_of_each(cluster: &ComposeCluster) {
     for service in ["create_buy_order", "fetch_buy_orders", "read_model_sync"] {
@@ -167,7 +153,8 @@ async fn every_replica_behind_the_ingress_takes_traffic_and_the_cap_stays_exact(
         let urls = cluster.replica_urls(service).await;
         let mut counts = Vec::new();
         for url in &urls {
-            counts.push(metric_of(url, metric, labelled).await);
+            let of_metric = |line: &str| line.starts_with(metric) && line.contains(labelled);
+            counts.push(metric_sum(url, of_metric).await);
         }
         eprintln!("{service}: {metric} per replica {counts:?}");
         assert!(

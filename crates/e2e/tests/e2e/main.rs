@@ -109,18 +109,7 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
 /// The sum of the samples on a service's `/metrics` whose lines `matches`
 /// picks (0 when there are none).
 async fn metric_sum(cluster: &Cluster, service: &str, matches: impl Fn(&str) -> bool) -> f64 {
-    let url = format!("{}/metrics", cluster.service_url(service));
-    let metrics = reqwest::get(&url)
-        .await
-        .expect(&url)
-        .text()
-        .await
-        .expect("metrics");
-    metrics
-        .lines()
-        .filter(|line| matches(line))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    testkit::metrics::metric_sum(&cluster.service_url(service), matches).await
 }
 
 /// A connection and a channel of its own on the cluster's broker.
