@@ -82,13 +82,14 @@ bases() {
     done
 }
 
-# The image of a host-built binary: a context folder holding it as ./service.
+# The distroless image of a host-built binary (docker/offline/service.Dockerfile):
+# a context folder holding it as ./service; further arguments go to docker build.
 binary_image() {
-    local binary=$1 dockerfile=$2 image=$3 context
+    local binary=$1 image=$2 context
     context=target/images/$binary
     mkdir -p "$context"
     cp "target/release/$binary" "$context/service"
-    build -f "$dockerfile" -t "$image" "$context"
+    build -f docker/offline/service.Dockerfile "${@:3}" -t "$image" "$context"
 }
 
 run() {
@@ -101,10 +102,11 @@ run() {
     done
     build --build-arg "BASE=rsdist/rabbitmq-base:$OFFLINE_BASE_TAG" -t rsdist/queue:latest services/queue
     build --build-arg "BASE=rsdist/haproxy-base:$OFFLINE_BASE_TAG" -t rsdist/ingress:latest services/ingress
-    binary_image fluent_receiver docker/offline/log.Dockerfile rsdist/log:latest
+    # The log receiver stands in for fluentd, writing where fluentd would.
+    binary_image fluent_receiver rsdist/log:latest --build-arg LOG_DIR=/fluentd/log
     local service
     for service in "${RUST_SERVICES[@]}" fake_coinbase; do
-        binary_image "$service" docker/offline/service.Dockerfile "rsdist/$service:latest"
+        binary_image "$service" "rsdist/$service:latest"
     done
 }
 

@@ -8,8 +8,9 @@
 # gives the replacement the configuration it reads now.
 #
 # For each running replica: start a replacement from the current image and
-# configuration; wait until it is healthy and, for an API, until the ingress
-# sends it requests; then stop the old one (`docker stop`: it answers its
+# configuration; wait until its own /healthcheck answers 200 (asked at its
+# address on the compose network, not through the engine, whose checks run
+# only every 30 s) and, for an API, until the ingress sends it requests; then stop the old one (`docker stop`: it answers its
 # healthcheck with 503, drains and exits) and remove it. A replacement that
 # is not healthy within ROLLING_UPDATE_HEALTHY_WITHIN_S (default 120) is
 # removed, the old replicas go on serving, and the script fails.
@@ -60,16 +61,20 @@ ingress_sends_to() {
         END { exit !found }'
 }
 
+# Whether the replica's own healthcheck at address:port answers 200.
+answers_healthy() { curl -fsS --max-time 2 -o /dev/null "http://$1/healthcheck"; }
+
 # Waits until the new replica is healthy and, for an API, taken in by the ingress.
 wait_until_serving() {
-    local service=$1 id=$2 deadline=$((SECONDS + healthy_within)) port_variable
-    while [[ $(health_of "$id") != healthy ]]; do
+    local service=$1 id=$2 deadline=$((SECONDS + healthy_within)) port_variable endpoint
+    port_variable=${service^^}_PORT
+    endpoint="$(address_of "$id"):${!port_variable}"
+    until answers_healthy "$endpoint"; do
         ((SECONDS < deadline)) || return 1
         sleep 1
     done
     is_one_of "$service" "${BEHIND_INGRESS[@]}" || return 0
-    port_variable=${service^^}_PORT
-    until ingress_sends_to "$service" "$(address_of "$id"):${!port_variable}"; do
+    until ingress_sends_to "$service" "$endpoint"; do
         ((SECONDS < deadline)) || return 1
         sleep 1
     done

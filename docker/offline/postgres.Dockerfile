@@ -7,11 +7,22 @@
 # can be reached.
 FROM rsdist/debian:12
 # No default cluster: the entrypoint makes the one on the volume.
+# Smaller than the package's closure, where Debian allows: the locale sources
+# are not installed (C.UTF-8 is built into glibc), and the LLVM JIT goes (two
+# thirds of the image: LLVM, z3 and the bitcode). postgresql-15 depends on
+# libllvm14 without a way round, so the JIT is removed after the install;
+# PostgreSQL only loads its JIT provider when a query is costly enough, finds
+# none and runs the query without it, and our configs set jit = off besides.
+# Perl goes too: only postgresql-common's wrapper scripts use it, and the
+# entrypoint calls the server's own programs.
 RUN mkdir -p /etc/postgresql-common \
     && echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf \
+    && echo 'path-exclude /usr/share/i18n/*' >/etc/dpkg/dpkg.cfg.d/02-rsdist-no-locale-sources \
     && apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
        -o Dpkg::Options::=--force-confold postgresql-15 \
+    && dpkg --purge --force-depends libllvm14 libz3-4 perl perl-modules-5.36 libperl5.36 \
+    && rm -rf /usr/lib/postgresql/15/lib/bitcode /usr/lib/postgresql/15/lib/llvmjit* \
     && rm -rf /var/lib/apt/lists/* \
     && mkdir -p /var/lib/postgresql/data /var/run/postgresql \
     && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql

@@ -5,11 +5,13 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::args::Args;
 use crate::driver::Measured;
 
-/// Prints a row for `measured` and appends it, with `extra`, to `json`.
+/// Prints a row for `measured` and appends it, with `extra` and the run's
+/// label, to the run's JSON lines.
 pub(crate) fn record(
-    json: &Path,
+    args: &Args,
     scenario: &str,
     concurrency: usize,
     measured: &Measured,
@@ -28,6 +30,7 @@ pub(crate) fn record(
     );
     let mut line = json!({
         "scenario": scenario,
+        "label": args.label,
         "concurrency": concurrency,
         "requests": measured.requests,
         "seconds": measured.elapsed.as_secs_f64(),
@@ -41,7 +44,7 @@ pub(crate) fn record(
     if let (Some(line), Value::Object(extra)) = (line.as_object_mut(), extra) {
         line.extend(extra);
     }
-    append(json, &line);
+    append(&args.json, &line);
 }
 
 /// Appends one JSON object as a line.

@@ -1,6 +1,6 @@
 //! The scenarios, each a few requests shaped like a client's.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +26,16 @@ struct Api {
 
 impl Api {
     fn from_env(env: &Env) -> Result<Self, String> {
+        // BENCH_HOST: another address of this machine reaches a container's
+        // published port the way a client on another machine does (Docker
+        // forwards it in the kernel), where 127.0.0.1 goes through
+        // docker-proxy, a copying process of its own.
+        let host: Ipv4Addr = env
+            .optional("BENCH_HOST", Ipv4Addr::LOCALHOST)
+            .map_err(|e| e.to_string())?;
         let server = |name: &str| {
             let port = env.required::<u16>(name).map_err(|e| e.to_string())?;
-            Ok::<_, String>(SocketAddr::from(([127, 0, 0, 1], port)))
+            Ok::<_, String>(SocketAddr::from((host, port)))
         };
         // Every request as the client of API_KEY, else of the development key.
         let key: String = env
@@ -82,14 +89,14 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
             })
             .await;
             let cpu = cpu_per_request("create", c, &before, measured.requests);
-            report::record(&args.json, "create", c, &measured, cpu);
+            report::record(args, "create", c, &measured, cpu);
         }
         "replay" => replay(&api, args).await,
         "fetch" => {
             let before = CpuSample::now(Path::new(RUN_DIR));
             let measured = fetch(&api, "fetch", "page_size=10", n, c).await;
             let cpu = cpu_per_request("fetch", c, &before, measured.requests);
-            report::record(&args.json, "fetch", c, &measured, cpu);
+            report::record(args, "fetch", c, &measured, cpu);
         }
         "load" => loader::load(&read_model(&env)?, args.rows)
             .await
@@ -147,7 +154,7 @@ async fn replay(api: &Api, args: &Args) {
         async move { api.buy(keys[i % keys.len()]).await.0 }
     })
     .await;
-    report::record(&args.json, "replay", args.concurrency, &measured, json!({}));
+    report::record(args, "replay", args.concurrency, &measured, json!({}));
 }
 
 /// The first page against a page `--depth` rows down.
@@ -179,15 +186,9 @@ async fn depth(api: &Api, env: &Env, args: &Args) -> Result<(), String> {
     let deep_query = format!("page_size=10&last_reference={reference}");
     let deep = fetch(api, "depth deep", &deep_query, n, c).await;
     let ratio = deep.millis(0.5) / top.millis(0.5);
+    report::record(args, "depth first page", c, &top, json!({"rows": rows}));
     report::record(
-        &args.json,
-        "depth first page",
-        c,
-        &top,
-        json!({"rows": rows}),
-    );
-    report::record(
-        &args.json,
+        args,
         &format!("depth page at {}", args.depth),
         c,
         &deep,
@@ -205,7 +206,7 @@ async fn depth(api: &Api, env: &Env, args: &Args) -> Result<(), String> {
 async fn lag(api: &Api, args: &Args) {
     let samples = args.requests.min(2000);
     let idle = lag_samples(api, samples).await;
-    report::record(&args.json, "lag idle", 1, &idle, json!({}));
+    report::record(args, "lag idle", 1, &idle, json!({}));
     let stop = Arc::new(AtomicBool::new(false));
     let load: Vec<_> = (0..args.concurrency)
         .map(|_| {
@@ -224,7 +225,7 @@ async fn lag(api: &Api, args: &Args) {
         let _ = task.await;
     }
     let label = format!("lag under create c={}", args.concurrency);
-    report::record(&args.json, &label, 1, &loaded, json!({}));
+    report::record(args, &label, 1, &loaded, json!({}));
 }
 
 async fn lag_samples(api: &Api, samples: usize) -> Measured {

@@ -190,7 +190,9 @@ pub const STOPPING: &str = "stopping";
 /// the whole reason going to the event log.
 pub fn health_response(state: Result<(), NotReady>) -> Response {
     match &state {
-        Ok(()) => tracing::info!(ready = true, message = events::HEALTH_CHECKED),
+        // A healthy answer is news to no one, and the ingress asks every
+        // second: recorded only when RUST_LOG asks for debug.
+        Ok(()) => tracing::debug!(ready = true, message = events::HEALTH_CHECKED),
         Err(reason) => {
             tracing::info!(ready = false, reason = %reason, message = events::HEALTH_CHECKED)
         }

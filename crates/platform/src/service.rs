@@ -36,7 +36,11 @@ where
     };
     match serve(config, shutdown::signal_received()).await {
         Ok(()) => {
-            tracing::info!(service, message = events::SERVICE_SHUT_DOWN);
+            tracing::info!(
+                target: crate::telemetry::LIFECYCLE,
+                service,
+                message = events::SERVICE_SHUT_DOWN
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -1,10 +1,12 @@
 //! Structured events. Each event's message is its snake_case name from the
 //! catalogue (docs/operations.md), its fields typed key/values. Events go to
-//! stdout as JSON lines, to fluentd over the forward protocol (`fluentd`), or
-//! both (`LOG_FORMAT=json|fluentd|both`, default both). Neither ever blocks
-//! the caller: stdout is written by a thread of its own, which drops (and
-//! counts) lines past a bound when stdout is not read; for fluentd see
-//! [`fluentd`].
+//! stdout as JSON lines (`LOG_FORMAT=json`), to fluentd over the forward
+//! protocol (`fluentd`), or both (`both`, the default). Under `fluentd`,
+//! stdout still carries what fluentd may never get or an operator looks for
+//! first: the start and stop of the service, and every warning and error.
+//! Neither sink ever blocks the caller: stdout is written by a thread of its
+//! own, which drops (and counts) lines past a bound when stdout is not read;
+//! for fluentd see [`fluentd`].
 
 #[cfg(test)]
 mod captured;
@@ -17,8 +19,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::filter::FilterFn;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{ConfigError, Env};
@@ -45,6 +49,10 @@ impl std::str::FromStr for LogFormat {
         }
     }
 }
+
+/// The target of the events that mark a service's start and stop, which
+/// stdout carries under every `LOG_FORMAT`.
+pub const LIFECYCLE: &str = "lifecycle";
 
 /// The stdout writer's count of dropped lines, for [`record_stdout_drops`].
 static STDOUT_DROPS: OnceLock<Arc<AtomicU64>> = OnceLock::new();
@@ -107,10 +115,8 @@ pub fn init(
         LogFormat::Fluentd | LogFormat::Both => Some(FluentdConfig::from_env(env, service)?),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (json, stdout) = match format {
-        LogFormat::Fluentd => (None, None),
-        LogFormat::Json | LogFormat::Both => json_lines_to(console, service),
-    };
+    let (json, stdout) = json_lines_to(console, service);
+    let json = json.map(|layer| layer.with_filter(stdout_filter(format)));
     let (fluentd_layer, forwarder) = match fluentd {
         Some(config) => {
             let (layer, forwarder) = FluentdLayer::start(config);
@@ -127,11 +133,28 @@ pub fn init(
         eprintln!("{service}: a tracing subscriber was already installed");
     }
     tracing::info!(
+        target: LIFECYCLE,
         service,
         version = env!("CARGO_PKG_VERSION"),
         message = events::SERVICE_STARTED
     );
     Ok(TelemetryGuard { forwarder, stdout })
+}
+
+/// Which events stdout gets: all of them, unless fluentd is the one full sink
+/// (`LOG_FORMAT=fluentd`), where a request's events would only cost the
+/// container engine's log driver a second copy.
+fn stdout_filter(format: LogFormat) -> FilterFn<fn(&Metadata<'_>) -> bool> {
+    fn everything(_: &Metadata<'_>) -> bool {
+        true
+    }
+    fn lifecycle_and_faults(event: &Metadata<'_>) -> bool {
+        event.target() == LIFECYCLE || *event.level() <= Level::WARN
+    }
+    match format {
+        LogFormat::Fluentd => FilterFn::new(lifecycle_and_faults),
+        LogFormat::Json | LogFormat::Both => FilterFn::new(everything),
+    }
 }
 
 /// The JSON lines layer writing to `console`, through a thread of its own so

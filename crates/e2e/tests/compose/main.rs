@@ -296,3 +296,38 @@ fn every_service_has_a_healthcheck_and_waits_for_what_it_needs() {
         assert!(text.contains(&format!("{volume}:/")), "{volume} is mounted");
     }
 }
+
+#[test]
+fn every_service_rotates_its_container_logs() {
+    let compose = Compose::load();
+    assert!(compose.services.len() >= 11, "every service was read");
+    for (service, node) in &compose.services {
+        let logging = &node["logging"];
+        assert_eq!(
+            logging["driver"].as_str(),
+            Some("json-file"),
+            "{service} sets its log driver"
+        );
+        let options = &logging["options"];
+        let max_size = options["max-size"].as_str().unwrap_or_default();
+        assert!(
+            max_size.ends_with('m') || max_size.ends_with('k'),
+            "{service} rotates its log by size, not {max_size:?}"
+        );
+        let files: u32 = scalar(&options["max-file"]).parse().expect("a file count");
+        assert!(files >= 1, "{service} keeps at most {files} files");
+    }
+}
+
+#[test]
+fn under_compose_request_events_go_to_the_log_service_alone() {
+    let compose = Compose::load();
+    for service in RUST_SERVICES {
+        let environment = compose.environment(service);
+        assert_eq!(
+            environment.get("LOG_FORMAT").map(String::as_str),
+            Some("fluentd"),
+            "{service}: stdout keeps only the start, stop and faults"
+        );
+    }
+}

@@ -110,7 +110,9 @@ impl ComposeCluster {
 
     /// Runs `count` replicas of `service`, as `--scale` does (a scale-down
     /// stops the extra ones as `docker stop` does), and returns once every
-    /// container is healthy and, for an API, the ingress sends to each.
+    /// replica's own healthcheck answers 200 and, for an API, the ingress
+    /// sends to each. (The engine's view of their health lags by up to its
+    /// check interval, 30 s.)
     pub async fn scale(&self, service: &str, count: usize) {
         let scale = format!("{service}={count}");
         let args = [
@@ -123,8 +125,32 @@ impl ComposeCluster {
             service,
         ];
         self.compose(&args).await;
-        self.wait_healthy().await;
+        self.wait_until_every_replica_answers_healthy(service).await;
         self.wait_until_the_ingress_sends_to_every(service).await;
+    }
+
+    /// Waits until `GET /healthcheck` of every running replica of `service`
+    /// answers 200.
+    async fn wait_until_every_replica_answers_healthy(&self, service: &str) {
+        let start = Instant::now();
+        loop {
+            let mut unhealthy = Vec::new();
+            for url in self.replica_urls(service).await {
+                let request = self.http.get(format!("{url}/healthcheck"));
+                let answer = request.timeout(Duration::from_secs(2)).send().await;
+                if !answer.is_ok_and(|answer| answer.status().is_success()) {
+                    unhealthy.push(url);
+                }
+            }
+            if unhealthy.is_empty() {
+                return;
+            }
+            assert!(
+                start.elapsed() < HEALTHY_WITHIN,
+                "{service} replicas not healthy after {HEALTHY_WITHIN:?}: {unhealthy:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// The base URL of each running replica of `service`, at its address on

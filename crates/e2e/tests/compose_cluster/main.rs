@@ -7,5 +7,6 @@
 
 mod compose;
 mod faults;
+mod images;
 mod ledger;
 mod replicas;

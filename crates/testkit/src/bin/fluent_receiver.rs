@@ -3,8 +3,12 @@
 //! cannot be had (no registry, and Debian ships no fluentd): it listens on
 //! `FLUENT_RECEIVER_PORT` (default 24224), acknowledges what it received, and
 //! appends every event as a JSON line (`{"tag": ..., "record": {...}}`) to
-//! `FLUENT_RECEIVER_DIR/events.jsonl` (default /fluentd/log) and to stdout.
-//! `fluent_receiver healthcheck` connects to a running one.
+//! `FLUENT_RECEIVER_DIR/events.jsonl` (default /fluentd/log). Not to stdout:
+//! under compose that would make the engine's log driver carry every event a
+//! second time. Its image has no shell, so the binary reads the file back:
+//! - `fluent_receiver events` prints it; `events --follow` goes on printing
+//!   what arrives, as `tail -f` would;
+//! - `fluent_receiver healthcheck` connects to a running one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -32,10 +36,14 @@ async fn main() -> std::io::Result<ExitCode> {
         });
     }
     let dir = var("FLUENT_RECEIVER_DIR", "/fluentd/log");
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(Path::new(&dir).join("events.jsonl"))?;
+    let path = Path::new(&dir).join("events.jsonl");
+    if std::env::args().nth(1).as_deref() == Some("events") {
+        let follow = std::env::args().nth(2).as_deref() == Some("--follow");
+        return print_events(&path, follow)
+            .await
+            .map(|()| ExitCode::SUCCESS);
+    }
+    let file = OpenOptions::new().create(true).append(true).open(&path)?;
     let listener = TcpListener::bind(("0.0.0.0", port)).await?;
     println!("fluent_receiver listening on port {port}, writing to {dir}/events.jsonl");
     tokio::select! {
@@ -44,19 +52,36 @@ async fn main() -> std::io::Result<ExitCode> {
     }
 }
 
-/// A sink that writes each event as one JSON line to `file` and to stdout,
-/// flushed before the sender is acknowledged.
+/// Copies the events file to stdout; with `follow`, keeps copying what is
+/// appended until interrupted.
+async fn print_events(path: &Path, follow: bool) -> std::io::Result<()> {
+    let mut file = File::open(path)?;
+    loop {
+        let mut stdout = std::io::stdout().lock();
+        std::io::copy(&mut file, &mut stdout)?;
+        stdout.flush()?;
+        drop(stdout);
+        if !follow {
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            () = signal_received() => return Ok(()),
+        }
+    }
+}
+
+/// A sink that writes each event as one JSON line to `file`, flushed before
+/// the sender is acknowledged.
 fn json_lines_to(file: File) -> EventSink {
     let file = Arc::new(Mutex::new(BufWriter::new(file)));
     Arc::new(move |events: Vec<ReceivedEvent>| {
         let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-        let mut stdout = std::io::stdout().lock();
         for event in events {
             let line = serde_json::json!({"tag": event.tag, "record": event.record});
             // A full disk must not stop the acks: the services would buffer
             // and then drop their events anyway, and say so.
             let _ = writeln!(file, "{line}");
-            let _ = writeln!(stdout, "{line}");
         }
         let _ = file.flush();
     })

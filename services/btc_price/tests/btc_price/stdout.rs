@@ -55,3 +55,56 @@ async fn requests_are_answered_while_stdout_is_never_read() {
         .await;
     assert_eq!(answered, 2000, "every request was answered");
 }
+
+/// The event names in a service's stdout JSON lines.
+fn event_names(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|event| event["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn under_log_format_fluentd_stdout_keeps_only_the_start_the_stop_and_the_faults() {
+    let receiver = testkit::FluentReceiver::start().await;
+    let fake = FakeCoinbase::start().await;
+    let mut env = fake.env();
+    env.extend(
+        [
+            ("LOG_FORMAT", "fluentd".to_owned()),
+            ("LOGGING_HOST", "127.0.0.1".to_owned()),
+            ("LOGGING_PORT", receiver.port().to_string()),
+            ("CB_CACHE_TTL_MS", "0".to_owned()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value)),
+    );
+    let binary = Path::new(env!("CARGO_BIN_EXE_btc_price"));
+    let mut service = testkit::ServiceProcess::start(binary, &env)
+        .wait_healthy()
+        .await;
+    let url = format!("{}/buy?currency=EUR", service.url());
+    let quoted = reqwest::get(&url).await.expect("GET /buy");
+    assert_eq!(quoted.status(), 200);
+    fake.set_mode(testkit::fake_coinbase::Mode::Error);
+    let failed = reqwest::get(&url).await.expect("GET /buy");
+    assert_eq!(failed.status(), 502);
+    service.terminate().await;
+
+    let stdout = event_names(&service.log());
+    assert_eq!(
+        stdout,
+        [
+            "service_started",
+            "coinbase_client_exception_occurred",
+            "service_shut_down"
+        ],
+        "stdout: {}",
+        service.log()
+    );
+    // The log service has the whole stream, the requests' events included.
+    let quoted =
+        |event: &testkit::fluent_receiver::ReceivedEvent| event.name() == "btc_price_quoted";
+    let received = receiver.wait_for(Duration::from_secs(10), quoted).await;
+    assert!(received.is_some(), "fluentd got btc_price_quoted");
+}
