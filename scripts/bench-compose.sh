@@ -4,7 +4,7 @@
 #   - the size of every image;
 #   - the compose cluster's cold start (`up` from nothing to all healthy);
 #   - the idle CPU of each container over 30 s, of the engine's own processes
-#     (dockerd, containerd, the shims, docker-proxy; the shims' finished
+#     (dockerd, containerd, the shims, docker-proxy, fuse-overlayfs; the shims' finished
 #     children: the runc each healthcheck starts, and the check itself), and
 #     of the whole machine against 30 s without the cluster;
 #   - creates and first pages at C=64, native and compose alternating, three
@@ -110,7 +110,7 @@ machine_cpu_us() {
     echo $((ticks * 1000000 / $(getconf CLK_TCK)))
 }
 
-ENGINE_PROCESSES=(dockerd containerd containerd-shim docker-proxy)
+ENGINE_PROCESSES=(dockerd containerd containerd-shim docker-proxy fuse-overlayfs)
 
 # One line per container of the project and per engine process: name, CPU µs.
 # Engine lines start with "~" and the machine's with "~~": sorted after the

@@ -67,9 +67,10 @@ quietly() {
     output=$("$@" 2>&1) || { printf '%s\n' "$output" >&2; return 1; }
 }
 
+# --force-rm: a failed step leaves no stopped container behind.
 build() {
     local image=${*: -2:1}
-    quietly docker build "$@"
+    quietly docker build --force-rm "$@"
     log "built $image"
 }
 

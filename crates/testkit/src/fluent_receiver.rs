@@ -101,9 +101,6 @@ impl Drop for FluentReceiver {
     }
 }
 
-/// How much room each read has: a whole batch of events, mostly.
-const READ_AT_ONCE: usize = 256 * 1024;
-
 /// Accepts forward-protocol connections on `listener` until it fails, handing
 /// every decoded event to `sink`.
 pub async fn serve(listener: TcpListener, sink: EventSink) {
@@ -115,13 +112,11 @@ pub async fn serve(listener: TcpListener, sink: EventSink) {
 /// Reads whole msgpack values off the stream, however the bytes arrive.
 async fn receive(mut stream: TcpStream, sink: EventSink) {
     let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 16 * 1024];
     loop {
-        // A batch is parsed again from its start each time more of it
-        // arrives, so read as much as is there rather than 16 KiB at once.
-        buffer.reserve(READ_AT_ONCE);
-        match stream.read_buf(&mut buffer).await {
+        match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => {}
+            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
         }
         loop {
             let mut cursor = Cursor::new(&buffer[..]);
