@@ -4,7 +4,7 @@ use crate::events;
 use std::time::Duration;
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 
 use crate::config::{ConfigError, Env};
@@ -14,14 +14,16 @@ use crate::retry;
 pub const ROUTING_KEY: &str = "buy_order";
 
 /// The broker: `Q_HOST`, `Q_PORT`, `Q_EXCHANGE`, `Q_CLIENT_CONNECT_RETRY_S`
-/// (default 3), `Q_USER`, `Q_PWD`, `Q_VHOST` (default guest, guest, /), and
-/// `Q_QUEUE` (default `buy_order`; tests give each run its own).
+/// (default 3), `Q_USER`, `Q_PWD`, `Q_VHOST` (default guest, guest, /),
+/// `Q_QUEUE` (default `buy_order`; tests give each run its own) and
+/// `Q_QUEUE_TYPE` (default `classic`).
 #[derive(Clone)]
 pub struct QueueConfig {
     pub host: String,
     pub port: u16,
     pub exchange: String,
     pub queue: String,
+    pub queue_type: QueueType,
     pub retry_wait: Duration,
     pub user: String,
     password: String,
@@ -36,6 +38,7 @@ impl std::fmt::Debug for QueueConfig {
             .field("port", &self.port)
             .field("exchange", &self.exchange)
             .field("queue", &self.queue)
+            .field("queue_type", &self.queue_type)
             .field("vhost", &self.vhost)
             .finish_non_exhaustive()
     }
@@ -49,6 +52,7 @@ impl QueueConfig {
             port: env.required("Q_PORT")?,
             exchange: env.required("Q_EXCHANGE")?,
             queue: env.optional("Q_QUEUE", ROUTING_KEY.to_owned())?,
+            queue_type: env.optional("Q_QUEUE_TYPE", QueueType::Classic)?,
             retry_wait: env.seconds("Q_CLIENT_CONNECT_RETRY_S", 3)?,
             user: env.optional("Q_USER", "guest".to_owned())?,
             password: env.optional("Q_PWD", "guest".to_owned())?,
@@ -63,6 +67,7 @@ impl QueueConfig {
             ("Q_PORT", self.port.to_string()),
             ("Q_EXCHANGE", self.exchange.clone()),
             ("Q_QUEUE", self.queue.clone()),
+            ("Q_QUEUE_TYPE", self.queue_type.to_string()),
             (
                 "Q_CLIENT_CONNECT_RETRY_S",
                 self.retry_wait.as_secs().to_string(),
@@ -133,7 +138,7 @@ impl QueueConfig {
         };
         for queue in [self.queue.clone(), self.dead_letter_queue()] {
             channel
-                .queue_declare(queue.as_str().into(), durable, FieldTable::default())
+                .queue_declare(queue.as_str().into(), durable, self.queue_type.arguments())
                 .await?;
         }
         let (queue, options) = (self.queue.as_str(), QueueBindOptions::default());
@@ -149,6 +154,53 @@ impl QueueConfig {
     }
 }
 
+/// The kind of queue the event queue and its dead-letter queue are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueType {
+    /// One broker node holds each message (the default, as the original had).
+    Classic,
+    /// Raft-replicated over the broker's cluster: a publisher confirm means a
+    /// majority of the nodes has the message (RabbitMQ 3.8 and later).
+    Quorum,
+}
+
+impl QueueType {
+    /// The declaration's arguments. A classic queue is declared with none, as
+    /// before this setting existed, so that the queues already on a broker
+    /// keep matching their declaration.
+    fn arguments(self) -> FieldTable {
+        let mut arguments = FieldTable::default();
+        if self == Self::Quorum {
+            arguments.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
+        }
+        arguments
+    }
+}
+
+impl std::str::FromStr for QueueType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "classic" => Ok(Self::Classic),
+            "quorum" => Ok(Self::Quorum),
+            other => Err(format!("{other:?} is not one of classic, quorum")),
+        }
+    }
+}
+
+impl std::fmt::Display for QueueType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Classic => "classic",
+            Self::Quorum => "quorum",
+        })
+    }
+}
+
 /// Resolves once `connection` is no longer usable. lapin does not always end
 /// a consumer's stream or fail a pending confirm when the socket dies, so
 /// long-lived work races itself against this.
@@ -159,5 +211,40 @@ pub async fn connection_lost(connection: &Connection) {
         if !connection.status().connected() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(queue_type: Option<&str>) -> Result<QueueConfig, ConfigError> {
+        let mut pairs = vec![("Q_HOST", "queue"), ("Q_PORT", "5672"), ("Q_EXCHANGE", "x")];
+        pairs.extend(queue_type.map(|value| ("Q_QUEUE_TYPE", value)));
+        QueueConfig::from_env(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn the_queue_type_is_classic_unless_quorum_is_asked_for() {
+        let classic = broker(None).expect("a config");
+        assert_eq!(classic.queue_type, QueueType::Classic);
+        assert!(classic.queue_type.arguments().inner().is_empty());
+        let quorum = broker(Some("quorum")).expect("a config");
+        assert_eq!(quorum.queue_type, QueueType::Quorum);
+        assert_eq!(
+            quorum
+                .to_env()
+                .iter()
+                .find(|(k, _)| k == "Q_QUEUE_TYPE")
+                .map(|(_, v)| v.as_str()),
+            Some("quorum")
+        );
+    }
+
+    #[test]
+    fn an_unknown_queue_type_is_refused_by_name() {
+        let error = broker(Some("mirrored")).expect_err("refused").to_string();
+        assert!(error.contains("Q_QUEUE_TYPE"), "{error}");
+        assert!(error.contains("classic, quorum"), "{error}");
     }
 }

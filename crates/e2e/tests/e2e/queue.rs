@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
 use serde_json::json;
 use testkit::Cluster;
@@ -147,4 +147,43 @@ async fn an_event_from_a_newer_producer_of_the_same_major_version_is_synced() {
         .await
         .expect("reading the dead-letter queue");
     assert!(parked.is_none(), "nothing dead-lettered");
+}
+
+#[tokio::test]
+async fn with_q_queue_type_quorum_both_queues_are_quorum_queues_and_orders_flow() {
+    let cluster = Cluster::start_with(&[("Q_QUEUE_TYPE", "quorum")]).await;
+    let placed = all_placed(&place_many(&cluster, 20, "1.00", 5).await);
+    let read = cluster.read_pool().await;
+    let synced = "SELECT count(*) FROM buy_order";
+    assert_eq!(count_settling_at(&read, synced, 20).await, 20);
+    assert_eq!(stored_ids(&read).await, sorted(placed));
+
+    // The broker refuses to declare a quorum queue as a classic one: a
+    // PRECONDITION_FAILED for each, on a channel of its own, proves its type.
+    let classic = {
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("classic".into()),
+        );
+        arguments
+    };
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for queue in [
+        cluster.queue.queue.clone(),
+        cluster.queue.dead_letter_queue(),
+    ] {
+        let (_connection, channel) = broker_channel(&cluster).await;
+        let declared = channel
+            .queue_declare(queue.as_str().into(), durable, classic.clone())
+            .await;
+        let error = declared.expect_err("a quorum queue is not redeclared as classic");
+        assert!(
+            error.to_string().contains("PRECONDITION_FAILED"),
+            "{queue}: {error}"
+        );
+    }
 }
