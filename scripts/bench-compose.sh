@@ -66,10 +66,10 @@ bench_on() {
     esac
 }
 
-# CPU time a container has used, in microseconds (cgroup v1 or v2).
+# CPU time the container of full id $1 (as `compose ps -q` prints it) has
+# used, in microseconds (cgroup v1 or v2). Reads files only.
 container_cpu_us() {
     local id=$1 file
-    [[ ${#id} == 64 ]] || id=$(docker inspect -f '{{.Id}}' "$1")
     for file in "/sys/fs/cgroup/cpuacct/docker/$id/cpuacct.usage" \
         "/sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat" "/sys/fs/cgroup/docker/$id/cpu.stat"; do
         [[ -r $file ]] || continue

@@ -116,7 +116,15 @@ pub fn init(
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (json, stdout) = json_lines_to(console, service);
-    let json = json.map(|layer| layer.with_filter(stdout_filter(format)));
+    // Only under `fluentd` does stdout filter, so that the other formats'
+    // events pay for no per-layer filter.
+    let (every_event, lifecycle_and_faults) = match format {
+        LogFormat::Fluentd => (
+            None,
+            json.map(|layer| layer.with_filter(FilterFn::new(lifecycle_or_fault))),
+        ),
+        LogFormat::Json | LogFormat::Both => (json, None),
+    };
     let (fluentd_layer, forwarder) = match fluentd {
         Some(config) => {
             let (layer, forwarder) = FluentdLayer::start(config);
@@ -126,7 +134,8 @@ pub fn init(
     };
     let installed = tracing_subscriber::registry()
         .with(filter)
-        .with(json)
+        .with(every_event)
+        .with(lifecycle_and_faults)
         .with(fluentd_layer)
         .try_init();
     if installed.is_err() {
@@ -141,20 +150,11 @@ pub fn init(
     Ok(TelemetryGuard { forwarder, stdout })
 }
 
-/// Which events stdout gets: all of them, unless fluentd is the one full sink
-/// (`LOG_FORMAT=fluentd`), where a request's events would only cost the
-/// container engine's log driver a second copy.
-fn stdout_filter(format: LogFormat) -> FilterFn<fn(&Metadata<'_>) -> bool> {
-    fn everything(_: &Metadata<'_>) -> bool {
-        true
-    }
-    fn lifecycle_and_faults(event: &Metadata<'_>) -> bool {
-        event.target() == LIFECYCLE || *event.level() <= Level::WARN
-    }
-    match format {
-        LogFormat::Fluentd => FilterFn::new(lifecycle_and_faults),
-        LogFormat::Json | LogFormat::Both => FilterFn::new(everything),
-    }
+/// What stdout gets when fluentd is the one full sink (`LOG_FORMAT=fluentd`):
+/// a start, a stop, a warning or an error. A request's events there would
+/// only cost the container engine's log driver a second copy.
+fn lifecycle_or_fault(event: &Metadata<'_>) -> bool {
+    event.target() == LIFECYCLE || *event.level() <= Level::WARN
 }
 
 /// The JSON lines layer writing to `console`, through a thread of its own so

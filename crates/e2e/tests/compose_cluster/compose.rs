@@ -3,6 +3,7 @@
 //! of a service, their health, and the published APIs.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -132,8 +133,7 @@ impl ComposeCluster {
     /// Waits until `GET /healthcheck` of every running replica of `service`
     /// answers 200.
     async fn wait_until_every_replica_answers_healthy(&self, service: &str) {
-        let start = Instant::now();
-        loop {
+        wait_until_nothing_is_wrong(move || async move {
             let mut unhealthy = Vec::new();
             for url in self.replica_urls(service).await {
                 let request = self.http.get(format!("{url}/healthcheck"));
@@ -142,15 +142,10 @@ impl ComposeCluster {
                     unhealthy.push(url);
                 }
             }
-            if unhealthy.is_empty() {
-                return;
-            }
-            assert!(
-                start.elapsed() < HEALTHY_WITHIN,
-                "{service} replicas not healthy after {HEALTHY_WITHIN:?}: {unhealthy:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+            (!unhealthy.is_empty())
+                .then(|| format!("{service} replicas not healthy: {unhealthy:?}"))
+        })
+        .await;
     }
 
     /// The base URL of each running replica of `service`, at its address on
@@ -194,21 +189,15 @@ impl ComposeCluster {
         if !["create_buy_order", "fetch_buy_orders"].contains(&service) {
             return;
         }
-        let start = Instant::now();
-        loop {
+        wait_until_nothing_is_wrong(move || async move {
             let (replicas, up) = (
                 self.running(service).await.len(),
                 self.ingress_up(service).await,
             );
-            if up == replicas {
-                return;
-            }
-            assert!(
-                start.elapsed() < HEALTHY_WITHIN,
-                "the ingress has {up} of {replicas} {service} replicas up"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+            (up != replicas)
+                .then(|| format!("the ingress has {up} of {replicas} {service} replicas up"))
+        })
+        .await;
     }
 
     /// How many servers of the ingress's backend `backend` are up, from its
@@ -234,18 +223,11 @@ impl ComposeCluster {
 
     /// Waits until every container of the project is healthy.
     pub async fn wait_healthy(&self) {
-        let start = Instant::now();
-        loop {
+        wait_until_nothing_is_wrong(move || async move {
             let unhealthy = self.unhealthy().await;
-            if unhealthy.is_empty() {
-                return;
-            }
-            assert!(
-                start.elapsed() < HEALTHY_WITHIN,
-                "not healthy after {HEALTHY_WITHIN:?}: {unhealthy:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+            (!unhealthy.is_empty()).then(|| format!("not healthy: {unhealthy:?}"))
+        })
+        .await;
     }
 
     /// Containers of the project that are not healthy, with their state.
@@ -317,6 +299,23 @@ impl ComposeCluster {
         // quote is CB_CACHE_TTL_MS old: past that, every price is new.
         let ttl_ms: u64 = self.var("CB_CACHE_TTL_MS").parse().unwrap_or(1000);
         tokio::time::sleep(Duration::from_millis(ttl_ms + 250)).await;
+    }
+}
+
+/// Asks `what_is_wrong` every half second until it answers `None`; panics
+/// with its last answer once HEALTHY_WITHIN has passed.
+async fn wait_until_nothing_is_wrong<Check, Answer>(what_is_wrong: Check)
+where
+    Check: Fn() -> Answer,
+    Answer: Future<Output = Option<String>>,
+{
+    let start = Instant::now();
+    while let Some(wrong) = what_is_wrong().await {
+        assert!(
+            start.elapsed() < HEALTHY_WITHIN,
+            "after {HEALTHY_WITHIN:?}, {wrong}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -103,10 +103,10 @@ async fn create_burst(cluster: &ComposeCluster, count: usize, concurrency: usize
 }
 
 /// The request ids of the `create_buy_order_response_returned` events the log
-/// service holds (its receiver prints its events file; fluentd's image keeps
-/// one file per tag and day).
-async fn logged_response_ids(cluster: &ComposeCluster) -> BTreeSet<String> {
-    let lines = if is_ours(cluster, "rsdist/log:latest").await {
+/// service holds (`receiver`: our receiver, which prints its events file;
+/// else fluentd, whose image keeps one file per tag and day).
+async fn logged_response_ids(cluster: &ComposeCluster, receiver: bool) -> BTreeSet<String> {
+    let lines = if receiver {
         cluster
             .compose(&["exec", "-T", "log", "/usr/local/bin/service", "events"])
             .await
@@ -133,9 +133,10 @@ async fn logged_response_ids(cluster: &ComposeCluster) -> BTreeSet<String> {
 async fn the_log_service_gets_the_response_event_of_every_create_in_a_burst() {
     let cluster = ComposeCluster::attach().await;
     let sent = create_burst(&cluster, 1000, 32).await;
+    let receiver = is_ours(&cluster, "rsdist/log:latest").await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let logged = logged_response_ids(&cluster).await;
+        let logged = logged_response_ids(&cluster, receiver).await;
         let missing: Vec<_> = sent.iter().filter(|id| !logged.contains(*id)).collect();
         if missing.is_empty() {
             return;
