@@ -4,6 +4,9 @@
 #                      `docker-compose`), building the images first if missing
 #   ./run.sh --local   as native processes on this machine (no Docker needed);
 #                      follows the logs, and stops everything on Ctrl-C
+#   ./run.sh --ha      with compose, on replicated stores (docker-compose.ha.yml:
+#                      PostgreSQL under Patroni on etcd, a RabbitMQ cluster);
+#                      scripts/ha.sh shows who leads
 # FAKE_COINBASE=1 adds the fake Coinbase (compose profile fake_coinbase, or a
 # process with --local) and points btc_price at it, for machines that cannot
 # reach Coinbase; its control API is on 127.0.0.1:$FAKE_COINBASE_EXT_PORT.
@@ -33,6 +36,13 @@ require_docker_engine
 if images_missing; then
     if base_images_missing; then ./build_base_images.sh; fi
     ./build_run_images.sh
+fi
+if [[ ${1:-} == --ha ]]; then
+    use_ha
+    if ha_images_missing; then build_ha_images; fi
+elif [[ -n ${1:-} ]]; then
+    echo "usage: $0 [--local | --ha]" >&2
+    exit 2
 fi
 if [[ ${FAKE_COINBASE:-0} == 1 ]]; then
     use_fake_coinbase

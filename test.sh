@@ -4,7 +4,8 @@
 #                        PostgreSQL and RabbitMQ made reachable (installed and
 #                        started on a fresh Debian machine), then every test of
 #                        the workspace against them; then, where a Docker
-#                        engine answers, the compose suite (--compose).
+#                        engine answers, the compose suite (--compose) and
+#                        the HA suite (--ha).
 #                        Fails on any failure.
 #   ./test.sh --compose  the compose suite alone: builds the images (offline
 #                        from Debian's packages where no registry answers),
@@ -12,6 +13,9 @@
 #                        Coinbase, runs the black-box tests against its
 #                        published ports and the container faults, and removes
 #                        the cluster, its network and volumes afterwards.
+#   ./test.sh --ha       the HA suite alone: the same, on replicated stores
+#                        (docker-compose.ha.yml), with faults of the stores'
+#                        nodes, then the black-box tests again.
 #   ./test.sh --cluster  the end-to-end tests that need no process control, run
 #                        against a cluster already up at the .env ports (compose
 #                        or scripts/local-cluster.sh).
@@ -50,43 +54,81 @@ start_base_images() {
         # Installs with apt here, not beside the other scripts' installs.
         if [[ $(image_source) == offline ]]; then scripts/offline-images.sh tools; fi
         mkdir -p target
-        ./build_base_images.sh >target/base-images.log 2>&1 &
+        { ./build_base_images.sh && build_ha_images; } >target/base-images.log 2>&1 &
         base_images_pid=$!
         echo "test.sh: building the base images in the background (target/base-images.log)"
     fi
 }
 
-compose_suite() {
+# The fault tests of the compose cluster, or of the HA cluster, one at a
+# time; each test's accounting (created, found, lost, duplicated) is printed
+# at the end, passed or not.
+cluster_tests() {
+    export RSDIST_COMPOSE="${compose[*]}"
+    if nextest_available; then
+        cargo nextest run -p e2e --test compose_cluster --run-ignored only --test-threads 1 \
+            --no-fail-fast --success-output final -E "$1"
+    else
+        cargo test -p e2e --test compose_cluster -- --ignored --test-threads 1 --nocapture "${@:2}"
+    fi
+}
+
+# Images built (offline from Debian's packages where no registry answers),
+# the compose command found, and what is left of an earlier run removed.
+prepare_compose() {
     # shellcheck source=scripts/docker.sh
     source scripts/docker.sh
     require_docker_engine
     find_compose
     if [[ -n ${base_images_pid:-} ]]; then
         wait "$base_images_pid" || { cat target/base-images.log; exit 1; }
+        base_images_pid=
     fi
     if base_images_missing; then ./build_base_images.sh; fi
     ./build_run_images.sh
     use_fake_coinbase
-    # shellcheck disable=SC2064 # the command is fixed now
-    trap "COMPOSE_PROFILES=fake_coinbase ${compose[*]} down -v --remove-orphans >/dev/null 2>&1" EXIT
-    COMPOSE_PROFILES=fake_coinbase "${compose[@]}" down -v --remove-orphans
+    remove_cluster
+}
+
+# The default or the HA cluster, whichever is up: its containers, network
+# and volumes (down with both files removes what either made).
+remove_cluster() {
+    local both=(-f docker-compose.yml -f docker-compose.ha.yml)
+    if [[ " ${compose[*]} " == *" docker-compose.ha.yml "* ]]; then both=(); fi
+    COMPOSE_PROFILES=fake_coinbase "${compose[@]}" "${both[@]}" down -v --remove-orphans >/dev/null 2>&1
+}
+
+# Brings the cluster up from nothing and runs the black-box tests against it.
+up_and_blackbox() {
     local started=$SECONDS
     replica_scale_args
     "${compose[@]}" up -d "${scale_args[@]}"
-    wait_until_healthy 300
-    echo "test.sh: compose cluster healthy $((SECONDS - started)) s after up"
-    echo "test.sh: black-box tests against the compose cluster"
+    wait_until_healthy "$1"
+    echo "test.sh: $2 healthy $((SECONDS - started)) s after up"
+    echo "test.sh: black-box tests against the $2"
     blackbox_against_published_ports
+}
+
+compose_suite() {
+    prepare_compose
+    trap remove_cluster EXIT
+    up_and_blackbox 300 "compose cluster"
     echo "test.sh: container faults, one at a time"
-    export RSDIST_COMPOSE="${compose[*]}"
-    # Each fault test's accounting (created, found, lost, duplicated) is
-    # printed at the end, passed or not.
-    if nextest_available; then
-        cargo nextest run -p e2e --test compose_cluster --run-ignored only --test-threads 1 \
-            --no-fail-fast --success-output final
-    else
-        cargo test -p e2e --test compose_cluster -- --ignored --test-threads 1 --nocapture
-    fi
+    cluster_tests 'not test(/^ha::/)' --skip ha::
+    remove_cluster
+}
+
+ha_suite() {
+    prepare_compose
+    if ha_images_missing; then build_ha_images; fi
+    use_ha
+    trap remove_cluster EXIT
+    up_and_blackbox 420 "HA cluster"
+    echo "test.sh: faults of the replicated stores, one at a time"
+    cluster_tests 'test(/^ha::/)' ha::
+    echo "test.sh: the black-box tests again, on the HA cluster after its faults"
+    blackbox_against_published_ports
+    remove_cluster
 }
 
 docker_engine_answers() { type -P docker >/dev/null && docker info >/dev/null 2>&1; }
@@ -100,6 +142,10 @@ case ${1:-} in
         ;;
     --compose)
         compose_suite
+        exit
+        ;;
+    --ha)
+        ha_suite
         exit
         ;;
 esac
@@ -120,6 +166,7 @@ echo "test.sh: the black-box tests again, with AUTH_REQUIRED=false and no API ke
 RSDIST_E2E_AUTH_REQUIRED=false blackbox_tests
 if docker_engine_answers; then
     compose_suite
+    ha_suite
 else
-    echo "test.sh: no Docker engine answers: the compose suite (./test.sh --compose) was not run"
+    echo "test.sh: no Docker engine answers: the compose and HA suites (./test.sh --compose, --ha) were not run"
 fi

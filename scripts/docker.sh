@@ -109,6 +109,33 @@ replica_scale_args() {
     done
 }
 
+# Adds the HA layer (docker-compose.ha.yml) to the compose command, once
+# find_compose has set it: the same services on replicated stores.
+use_ha() {
+    compose+=(-f docker-compose.yml -f docker-compose.ha.yml)
+}
+
+ha_images_missing() {
+    local image
+    for image in "${HA_IMAGES[@]}"; do
+        docker image inspect "rsdist/$image:latest" >/dev/null 2>&1 || return 0
+    done
+    return 1
+}
+
+# The HA cluster's store images: from Debian's pinned image through a
+# registry, or from the offline Debian base.
+build_ha_images() {
+    if [[ $(image_source) == offline ]]; then
+        scripts/offline-images.sh ha
+        return
+    fi
+    local image
+    for image in "${HA_IMAGES[@]}"; do
+        docker build -t "rsdist/$image:latest" "services/ha/$image"
+    done
+}
+
 images_missing() {
     local service
     for service in "${INFRASTRUCTURE_SERVICES[@]}" "${RUST_SERVICES[@]}" fake_coinbase; do

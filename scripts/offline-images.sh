@@ -11,6 +11,8 @@
 #                                     haproxy bases
 #   scripts/offline-images.sh run     the run images of the nine services and
 #                                     the fake Coinbase
+#   scripts/offline-images.sh ha      the HA cluster's store images: etcd and
+#                                     Patroni (docker-compose.ha.yml)
 # ./build_base_images.sh and ./build_run_images.sh call it when no registry
 # answers, or when RSDIST_IMAGES=offline.
 set -euo pipefail
@@ -111,11 +113,21 @@ run() {
     done
 }
 
+# On Debian 12, as the registry path builds them on Debian's pinned image.
+ha() {
+    build_debian_base
+    local image
+    for image in "${HA_IMAGES[@]}"; do
+        build --build-arg BASE=rsdist/debian:12 -t "rsdist/$image:latest" "services/ha/$image"
+    done
+}
+
 require_docker_engine
 case ${1:-} in
     tools) install_tools ;;
     debian) build_debian_base ;;
     bases) bases ;;
     run) run ;;
-    *) echo "usage: $0 tools|debian|bases|run" >&2; exit 2 ;;
+    ha) ha ;;
+    *) echo "usage: $0 tools|debian|bases|run|ha" >&2; exit 2 ;;
 esac

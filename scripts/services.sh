@@ -7,3 +7,5 @@
 RUST_SERVICES=(migration btc_price create_buy_order read_model_sync fetch_buy_orders)
 # The infrastructure of the compose cluster.
 INFRASTRUCTURE_SERVICES=(write_model read_model queue log ingress)
+# The images the HA cluster adds (docker-compose.ha.yml, services/ha/*).
+HA_IMAGES=(etcd patroni)

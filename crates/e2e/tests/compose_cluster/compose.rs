@@ -96,6 +96,16 @@ impl ComposeCluster {
         stdout_of(command).await
     }
 
+    /// Runs `docker <args>`: its stdout, or `None` if it fails (a node that
+    /// is going away, say).
+    pub async fn try_docker(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("docker").args(args).output().await.ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// The ids of the containers of `service` (all of them, running or not).
     pub async fn containers(&self, service: &str) -> Vec<String> {
         let ids = self.compose(&["ps", "-q", service]).await;

@@ -24,12 +24,40 @@ pub struct Ledger {
     requests: BTreeMap<String, (Value, Option<String>)>,
     /// Answers other than 200, by status (or "no answer"), for the report.
     pub failures: BTreeMap<String, usize>,
+    /// When each answer came, and whether it was a 200 or a 503, in order.
+    answers: Vec<(Instant, Answer)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Ok,
+    Unavailable,
+    OtherFailure,
+}
+
+/// What clients saw of a fault, from the moment it was made.
+#[derive(Debug)]
+pub struct Outage {
+    /// Creates answered 503 after the fault.
+    pub unavailable: usize,
+    /// Other failures (no answer at all, for one).
+    pub other_failures: usize,
+    /// From the first failure after the fault to the last one.
+    pub failing_for: Duration,
+    /// From the fault to the first 200 after the last failure.
+    pub creates_back_after: Duration,
 }
 
 impl Ledger {
     /// Records one request and its outcome.
     pub fn record(&mut self, body: Value, outcome: &Result<testkit::Reply, reqwest::Error>) {
         let key = body["idempotence_key"].as_str().expect("a key").to_owned();
+        let answer = match outcome {
+            Ok(reply) if reply.status == 200 => Answer::Ok,
+            Ok(reply) if reply.status == 503 => Answer::Unavailable,
+            _ => Answer::OtherFailure,
+        };
+        self.answers.push((Instant::now(), answer));
         let id = match outcome {
             Ok(reply) if reply.status == 200 => Some(order_id(reply)),
             Ok(reply) => {
@@ -43,6 +71,28 @@ impl Ledger {
         };
         let entry = self.requests.entry(key).or_insert((body, None));
         entry.1 = entry.1.take().or(id);
+    }
+
+    /// What the answers after `fault` show of it.
+    pub fn outage_since(&self, fault: Instant) -> Outage {
+        let after: Vec<_> = self.answers.iter().filter(|(at, _)| *at >= fault).collect();
+        let failed: Vec<Instant> = after
+            .iter()
+            .filter(|(_, answer)| *answer != Answer::Ok)
+            .map(|(at, _)| *at)
+            .collect();
+        let count = |kind| after.iter().filter(|(_, answer)| *answer == kind).count();
+        let (first, last) = (failed.first().copied(), failed.last().copied());
+        let back = after
+            .iter()
+            .find(|(at, answer)| *answer == Answer::Ok && last.is_none_or(|last| *at > last))
+            .map(|(at, _)| *at);
+        Outage {
+            unavailable: count(Answer::Unavailable),
+            other_failures: count(Answer::OtherFailure),
+            failing_for: first.zip(last).map_or(Duration::ZERO, |(f, l)| l - f),
+            creates_back_after: back.map_or(Duration::ZERO, |back| back - fault),
+        }
     }
 
     /// Requests still without a 200.
@@ -145,6 +195,16 @@ impl CreateStream {
             .count()
     }
 
+    /// The order ids answered 200 so far.
+    pub fn acknowledged(&self) -> Vec<String> {
+        let ledger = self.ledger.lock().expect("the ledger");
+        ledger
+            .requests
+            .values()
+            .filter_map(|(_, id)| id.clone())
+            .collect()
+    }
+
     /// Waits until at least `count` more orders were placed (so a fault
     /// lands mid-stream).
     pub async fn wait_for_more(&self, count: usize) {
@@ -219,22 +279,26 @@ async fn read_first_pages(api: Api, stop: CancellationToken) -> (usize, BTreeMap
 
 /// Every order GET /buy_orders lists, newest first, page by page.
 pub async fn listed_ids(api: &Api) -> Vec<String> {
-    let mut ids = Vec::new();
+    let rows = listed_rows(api).await;
+    rows.iter()
+        .filter_map(|row| row["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every row GET /buy_orders lists, newest first, page by page.
+pub async fn listed_rows(api: &Api) -> Vec<Value> {
+    let mut listed = Vec::new();
     let mut query = "page_size=100".to_owned();
     loop {
         let page = api.get_orders(&query).await;
         assert_eq!(page.status, 200, "{}", page.text);
         let page = page.json();
-        let rows = page["rows"].as_array().cloned().unwrap_or_default();
-        ids.extend(
-            rows.iter()
-                .filter_map(|r| r["id"].as_str().map(str::to_owned)),
-        );
+        listed.extend(page["rows"].as_array().cloned().unwrap_or_default());
         match page["last_reference"].as_str() {
             Some(last) if page["has_more"] == true => {
                 query = format!("page_size=100&last_reference={last}");
             }
-            _ => return ids,
+            _ => return listed,
         }
     }
 }
@@ -251,12 +315,29 @@ pub struct Accounting {
 /// Waits until GET /buy_orders lists exactly the orders listed `before` plus
 /// those `placed`, each once; panics with the accounting if it never does.
 pub async fn assert_listed_exactly(api: &Api, before: &[String], placed: &[String]) -> Accounting {
+    let (exact, accounting) = listed_exactly_within(api, before, placed, CONSISTENT_WITHIN).await;
+    assert!(
+        exact,
+        "the read model does not hold exactly the orders placed"
+    );
+    accounting
+}
+
+/// Whether GET /buy_orders comes to list exactly the orders listed `before`
+/// plus those `placed`, each once, within `within`; and the accounting of
+/// the last listing, which it prints.
+pub async fn listed_exactly_within(
+    api: &Api,
+    before: &[String],
+    placed: &[String],
+    within: Duration,
+) -> (bool, Accounting) {
     let start = Instant::now();
     loop {
         let accounting = account(&listed_ids(api).await, before, placed);
         let exact =
             accounting.lost == 0 && accounting.duplicated == 0 && accounting.unexpected == 0;
-        if exact || start.elapsed() > CONSISTENT_WITHIN {
+        if exact || start.elapsed() > within {
             eprintln!(
                 "accounting: created {}, found {}, lost {}, duplicated {}, unexpected {}",
                 accounting.created,
@@ -265,11 +346,7 @@ pub async fn assert_listed_exactly(api: &Api, before: &[String], placed: &[Strin
                 accounting.duplicated,
                 accounting.unexpected
             );
-            assert!(
-                exact,
-                "the read model does not hold exactly the orders placed"
-            );
-            return accounting;
+            return (exact, accounting);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
