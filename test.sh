@@ -13,9 +13,10 @@
 #                        Coinbase, runs the black-box tests against its
 #                        published ports and the container faults, and removes
 #                        the cluster, its network and volumes afterwards.
-#   ./test.sh --ha       the HA suite alone: the same, on replicated stores
-#                        (docker-compose.ha.yml), with faults of the stores'
-#                        nodes, then the black-box tests again.
+#   ./test.sh --ha       the HA suite alone: the cluster on replicated stores
+#                        (docker-compose.ha.yml) from nothing, faults of the
+#                        stores' nodes one at a time, then the black-box tests
+#                        against what the faults left.
 #   ./test.sh --cluster  the end-to-end tests that need no process control, run
 #                        against a cluster already up at the .env ports (compose
 #                        or scripts/local-cluster.sh).
@@ -98,21 +99,21 @@ remove_cluster() {
     COMPOSE_PROFILES=fake_coinbase "${compose[@]}" "${both[@]}" down -v --remove-orphans >/dev/null 2>&1
 }
 
-# Brings the cluster up from nothing and runs the black-box tests against it.
-up_and_blackbox() {
+# Brings the cluster up from nothing: within $1 seconds, or fails.
+up_from_nothing() {
     local started=$SECONDS
     replica_scale_args
     "${compose[@]}" up -d "${scale_args[@]}"
     wait_until_healthy "$1"
     echo "test.sh: $2 healthy $((SECONDS - started)) s after up"
-    echo "test.sh: black-box tests against the $2"
-    blackbox_against_published_ports
 }
 
 compose_suite() {
     prepare_compose
     trap remove_cluster EXIT
-    up_and_blackbox 300 "compose cluster"
+    up_from_nothing 300 "compose cluster"
+    echo "test.sh: black-box tests against the compose cluster"
+    blackbox_against_published_ports
     echo "test.sh: container faults, one at a time"
     cluster_tests 'not test(/^ha::/)' --skip ha::
     remove_cluster
@@ -123,10 +124,10 @@ ha_suite() {
     if ha_images_missing; then build_ha_images; fi
     use_ha
     trap remove_cluster EXIT
-    up_and_blackbox 420 "HA cluster"
+    up_from_nothing 420 "HA cluster"
     echo "test.sh: faults of the replicated stores, one at a time"
     cluster_tests 'test(/^ha::/)' ha::
-    echo "test.sh: the black-box tests again, on the HA cluster after its faults"
+    echo "test.sh: black-box tests against the HA cluster, after its faults"
     blackbox_against_published_ports
     remove_cluster
 }

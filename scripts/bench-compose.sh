@@ -19,6 +19,13 @@
 #       compose create run: the CPU by command, and the report, under target/bench
 #   BENCH_REPLICAS=1 scripts/bench-compose.sh  also 1, 2 and 3 API replicas
 #       behind the ingress, with the ingress's CPU per request
+#   scripts/bench-compose.sh --ha              instead: the default compose
+#       cluster against the HA one (docker-compose.ha.yml), one after the
+#       other: creates at C=64 (rounds), their p99, the sync lag idle and
+#       under load; then the write model's failover under a probe of creates,
+#       five times (scripts/ha.sh kill-leader): from the kill to the first
+#       create that succeeds after the last one that failed. Table in
+#       target/bench/compose-ha.md.
 set -euo pipefail
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root_dir"
@@ -214,6 +221,101 @@ profile_compose_creates() {
         tee target/bench/compose-perf-by-command.txt
 }
 
+# Whether the write model's three nodes all run, one leading and one
+# synchronous (Patroni, asked through scripts/ha.sh's compose project).
+write_model_whole() {
+    local members
+    members=$(scripts/ha.sh status 2>/dev/null | grep -E '^\| write_model[0-9]') || return 1
+    [[ $(grep -cE '\| (running|streaming) ' <<<"$members") == 3 ]] &&
+        grep -q '| Leader ' <<<"$members" && grep -q '| Sync Standby ' <<<"$members"
+}
+
+# One create after another with fresh keys, each line "epoch-seconds status",
+# until killed.
+probe_creates() {
+    local port=$((CREATE_BUY_ORDER_EXT_PORT + 20000)) status
+    while true; do
+        status=$(curl -s -o /dev/null -w '%{http_code}' -m 20 -X PUT "http://$host_address:$port/buy_order" \
+            -H 'Content-Type: application/json' "${auth_header[@]}" \
+            -d "{\"currency\": \"USD\", \"amount\": \"1.00\", \"idempotence_key\": \"$(cat /proc/sys/kernel/random/uuid)\"}")
+        echo "$EPOCHREALTIME $status"
+        sleep 0.05
+    done
+}
+
+# Seconds from the kill at $2 to the first 200 after the last failure, in
+# the probe's lines ($1).
+failover_seconds() {
+    awk -v kill="$2" '$1 >= kill { if ($2 != 200) { failed = 1; back = 0 } else if (!back) back = $1 }
+        END { printf "%.1f", (failed && back) ? back - kill : 0 }' "$1"
+}
+
+ha_comparison() {
+    if ha_images_missing; then build_ha_images; fi
+    local cluster files failovers=()
+    for cluster in default ha; do
+        files=()
+        [[ $cluster == ha ]] && files=(-f docker-compose.yml -f docker-compose.ha.yml)
+        echo "== the $cluster cluster"
+        on_compose "${compose[@]}" "${files[@]}" up -d >target/bench/compose-up.log 2>&1 ||
+            { cat target/bench/compose-up.log >&2; exit 1; }
+        compose_saved=("${compose[@]}")
+        compose+=("${files[@]}")
+        wait_until_healthy 420
+        for round in $(seq "$rounds"); do
+            bench_on "$cluster" create "$creates"
+        done
+        bench_on "$cluster" lag "$((2000 / scale))"
+        if [[ $cluster == ha ]]; then
+            for run in 1 2 3 4 5; do
+                until write_model_whole; do sleep 1; done
+                probe_creates >target/bench/ha-probe.txt &
+                local probe=$! killed_at
+                sleep 3
+                killed_at=$EPOCHREALTIME
+                scripts/ha.sh kill-leader write_model
+                until write_model_whole; do sleep 1; done
+                sleep 3
+                kill "$probe"
+                failovers+=("$(failover_seconds target/bench/ha-probe.txt "$killed_at")")
+                echo "failover $run: creates back ${failovers[-1]} s after the kill"
+                printf '{"scenario": "write model failover", "seconds": %s}\n' "${failovers[-1]}" >>"$results"
+            done
+        fi
+        "${compose[@]}" down -v >/dev/null 2>&1
+        compose=("${compose_saved[@]}")
+    done
+    ha_table | tee target/bench/compose-ha.md
+}
+
+# The default and the HA cluster side by side, as a markdown table.
+ha_table() {
+    python3 - "$results" <<'PYTHON'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+def runs(label, scenario):
+    return [r for r in rows if r.get("label") == label and r.get("scenario", "").startswith(scenario)]
+def median(label, scenario, field):
+    xs = [r[field] for r in runs(label, scenario)]
+    return statistics.median(xs) if xs else float("nan")
+print("| | default cluster | HA cluster |")
+print("|---|---|---|")
+for name, scenario, field, unit in (
+    ("creates/s, C=64", "create", "throughput_per_s", "/s"),
+    ("create p99, C=64", "create", "p99_ms", " ms"),
+    ("lag idle, p50", "lag idle", "p50_ms", " ms"),
+    ("lag idle, p99", "lag idle", "p99_ms", " ms"),
+    ("lag under creates, p50", "lag under", "p50_ms", " ms"),
+    ("lag under creates, p99", "lag under", "p99_ms", " ms"),
+):
+    print(f"| {name} | {median('default', scenario, field):,.1f}{unit} | {median('ha', scenario, field):,.1f}{unit} |")
+failovers = [r["seconds"] for r in rows if r.get("scenario") == "write model failover"]
+if failovers:
+    print(f"\nwrite model leader SIGKILLed, {len(failovers)} runs: creates back after "
+          f"{statistics.median(failovers):.1f} s (median), {max(failovers):.1f} s (worst)")
+PYTHON
+}
+
 # The images must hold the code the native cluster runs.
 if base_images_missing; then ./build_base_images.sh; fi
 ./build_run_images.sh
@@ -225,8 +327,13 @@ docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' 'rsdist/*' | grep 
 
 use_fake_coinbase
 # shellcheck disable=SC2064 # the commands are fixed now
-trap "scripts/local-cluster.sh down >/dev/null 2>&1; ${compose[*]} down -v >/dev/null 2>&1" EXIT
-"${compose[@]}" down -v >/dev/null 2>&1
+trap "scripts/local-cluster.sh down >/dev/null 2>&1; ${compose[*]} -f docker-compose.yml -f docker-compose.ha.yml down -v >/dev/null 2>&1" EXIT
+"${compose[@]}" -f docker-compose.yml -f docker-compose.ha.yml down -v >/dev/null 2>&1
+
+if [[ ${1:-} == --ha ]]; then
+    ha_comparison
+    exit
+fi
 
 echo "== the machine without the cluster, over $idle_seconds s"
 before=$(machine_cpu_us)

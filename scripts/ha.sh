@@ -77,7 +77,7 @@ leader_of() {
             leader=$(patroni_members "$store" -f tsv | awk -F'\t' 'NR > 1 && $4 == "Leader" { print $2 }')
             ;;
         queue)
-            leader=$(in_a_node "$QUEUE_NODES" rabbitmqctl -q list_queues name leader --formatter tsv --no-table-headers |
+            leader=$(in_a_node "$QUEUE_NODES" rabbitmqctl -q list_queues name leader --no-table-headers |
                 awk -F'\t' -v queue="$QUEUE" '$1 == queue { sub(/^rabbit@/, "", $2); print $2 }')
             ;;
         *) usage ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the container and script files without a Docker engine: compose
-# file validity (Debian's docker-compose needs no engine for `config`),
+# file validity, with and without the HA layer (Debian's docker-compose needs
+# no engine for `config`),
 # hadolint on every Dockerfile, shellcheck on every script, the ingress's
 # HAProxy configuration (`haproxy -c`); and that no two modules of a crate
 # import each other (scripts/module-cycles.py). Installs the tools
@@ -53,9 +54,11 @@ install_missing() {
 install_missing
 read -ra compose <<<"$(compose_command)"
 "${compose[@]}" -f docker-compose.yml config -q
-dockerfiles=(docker/*.Dockerfile docker/offline/*.Dockerfile services/Dockerfile services/*/Dockerfile)
+"${compose[@]}" -f docker-compose.yml -f docker-compose.ha.yml config -q
+dockerfiles=(docker/*.Dockerfile docker/offline/*.Dockerfile services/Dockerfile services/*/Dockerfile
+    services/ha/*/Dockerfile)
 "$hadolint_bin" "${dockerfiles[@]}"
-scripts=(scripts/*.sh docker/offline/*.sh ./*.sh .ci/run)
+scripts=(scripts/*.sh docker/offline/*.sh ./*.sh .ci/run services/*/*.sh services/ha/*/*.sh)
 shellcheck -x "${scripts[@]}"
 # The ports the configuration reads from the environment, as compose sets them.
 (
@@ -63,6 +66,9 @@ shellcheck -x "${scripts[@]}"
     source scripts/env.sh
     export CREATE_BUY_ORDER_PORT FETCH_BUY_ORDERS_PORT INGRESS_STATS_PORT
     haproxy -c -q -f services/ingress/haproxy.cfg
+    for router in services/ha/router/*.cfg; do
+        haproxy -c -q -f "$router"
+    done
 )
 python3 scripts/module-cycles.py
-log "passed: docker-compose.yml, ${#dockerfiles[@]} Dockerfiles (hadolint), ${#scripts[@]} scripts (shellcheck), the ingress's haproxy.cfg"
+log "passed: docker-compose.yml (alone and with docker-compose.ha.yml), ${#dockerfiles[@]} Dockerfiles (hadolint), ${#scripts[@]} scripts (shellcheck), the ingress's and the HA routers' HAProxy configurations"

@@ -42,6 +42,8 @@ pub const QUEUE_CLOSE_FAILED: &str = "queue_close_failed";
 pub const FAILED_TO_CONNECT_TO_QUEUE: &str = "failed_to_connect_to_queue";
 /// A RabbitMQ connection opened.
 pub const CONNECTED_TO_QUEUE: &str = "connected_to_queue";
+/// The broker holds the queue as the other type than Q_QUEUE_TYPE names; retried.
+pub const QUEUE_TYPE_MISMATCH: &str = "queue_type_mismatch";
 /// A variable is missing or malformed; the process exits 1.
 pub const SERVICE_MISCONFIGURED: &str = "service_misconfigured";
 /// The process ends cleanly.

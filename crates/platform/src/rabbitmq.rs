@@ -137,9 +137,22 @@ impl QueueConfig {
             ..Default::default()
         };
         for queue in [self.queue.clone(), self.dead_letter_queue()] {
-            channel
+            let declared = channel
                 .queue_declare(queue.as_str().into(), durable, self.queue_type.arguments())
-                .await?;
+                .await;
+            if let Err(error) = &declared
+                && error
+                    .to_string()
+                    .contains("inequivalent arg 'x-queue-type'")
+            {
+                tracing::error!(
+                    queue,
+                    q_queue_type = %self.queue_type,
+                    %error,
+                    message = events::QUEUE_TYPE_MISMATCH
+                );
+            }
+            declared?;
         }
         let (queue, options) = (self.queue.as_str(), QueueBindOptions::default());
         channel

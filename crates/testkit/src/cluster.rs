@@ -148,14 +148,18 @@ impl Cluster {
 
     /// As [`Cluster::start_replica`], with `extra` variables for it.
     pub async fn start_replica_with(&self, name: &str, extra: &[(&str, &str)]) -> ServiceProcess {
+        self.launch_replica_with(name, extra).wait_healthy().await
+    }
+
+    /// As [`Cluster::start_replica_with`], without waiting for its health.
+    pub fn launch_replica_with(&self, name: &str, extra: &[(&str, &str)]) -> ServiceProcess {
         let mut env = self.env.clone();
         env.extend(
             extra
                 .iter()
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
         );
-        let replica = ServiceProcess::start_on(&binary(name), free_port(), &env);
-        replica.wait_healthy().await
+        ServiceProcess::start_on(&binary(name), free_port(), &env)
     }
 
     /// Sends `name` SIGTERM and returns at once; the process is still the

@@ -331,3 +331,43 @@ fn under_compose_request_events_go_to_the_log_service_alone() {
         );
     }
 }
+
+/// The HA layer's secrets, each set empty in turn: compose refuses to start
+/// anything and names it (`${NAME:?…}`); with `.env`'s values it is valid.
+#[test]
+fn the_ha_layer_refuses_to_start_without_a_replication_password_or_the_erlang_cookie() {
+    let config = |variable: Option<&str>| {
+        let mut command = std::process::Command::new("docker-compose");
+        command
+            .args([
+                "-f",
+                "docker-compose.yml",
+                "-f",
+                "docker-compose.ha.yml",
+                "config",
+                "-q",
+            ])
+            .current_dir(ROOT);
+        command.envs(variable.map(|name| (name, "")));
+        command
+            .output()
+            .expect("docker-compose (scripts/static-checks.sh installs it)")
+    };
+    let valid = config(None);
+    assert!(valid.status.success(), "{valid:?}");
+    for variable in [
+        "WRITE_MODEL_REPLICATION_USER",
+        "WRITE_MODEL_REPLICATION_PWD",
+        "READ_MODEL_REPLICATION_USER",
+        "READ_MODEL_REPLICATION_PWD",
+        "Q_ERLANG_COOKIE",
+    ] {
+        let refused = config(Some(variable));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{variable} empty: accepted");
+        assert!(
+            stderr.contains(&format!("{variable} must be set")),
+            "{variable} empty: {stderr}"
+        );
+    }
+}

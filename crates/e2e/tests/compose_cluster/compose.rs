@@ -35,17 +35,27 @@ pub struct ComposeCluster {
 impl ComposeCluster {
     /// The cluster `./test.sh --compose` brought up; waits until it is healthy.
     pub async fn attach() -> Self {
-        let cluster = Self {
-            variables: dotenv(),
-            http: reqwest::Client::new(),
-        };
+        let cluster = Self::attach_as_it_is();
         cluster.wait_healthy().await;
         cluster
+    }
+
+    /// The cluster as it is, healthy or not.
+    pub fn attach_as_it_is() -> Self {
+        Self {
+            variables: dotenv(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// The two public APIs on their published ports.
     pub fn api(&self) -> Api {
         Api::published().with_timeout(REQUEST_TIMEOUT)
+    }
+
+    /// The repository's root, where compose runs.
+    pub fn root(&self) -> &'static str {
+        ROOT
     }
 
     pub fn var(&self, name: &str) -> &str {

@@ -48,24 +48,30 @@ pub struct Member {
     pub timeline: Option<u64>,
 }
 
+/// Runs `command` in the first running container of `nodes` where it
+/// succeeds: its stdout, or `None` if it succeeds in none.
+async fn in_any_node(cluster: &ComposeCluster, nodes: &[&str], command: &[&str]) -> Option<String> {
+    for node in nodes {
+        for id in cluster.running(node).await {
+            let args = [&["exec", id.as_str()], command].concat();
+            if let Some(output) = cluster.try_docker(&args).await {
+                return Some(output);
+            }
+        }
+    }
+    None
+}
+
 /// The members of `store`, asked of any of its running nodes; empty when
 /// none answers.
 pub async fn members(cluster: &ComposeCluster, store: Store) -> Vec<Member> {
     let config = format!("/etc/patroni/{}.yml", store.scope());
-    for node in store.nodes() {
-        for id in cluster.running(node).await {
-            let args = ["exec", id.as_str(), "patronictl", "-c", &config, "list"];
-            let Some(json) = cluster
-                .try_docker(&[&args[..], &["-f", "json"]].concat())
-                .await
-            else {
-                continue;
-            };
-            let listed: Vec<Value> = serde_json::from_str(&json).unwrap_or_default();
-            return listed.iter().map(member).collect();
-        }
-    }
-    Vec::new()
+    let list = ["patronictl", "-c", &config, "list", "-f", "json"];
+    let json = in_any_node(cluster, store.nodes(), &list).await;
+    let listed: Vec<Value> = json
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    listed.iter().map(member).collect()
 }
 
 fn member(listed: &Value) -> Member {
@@ -99,33 +105,24 @@ async fn store_is_not_whole(cluster: &ComposeCluster, store: Store) -> Option<St
 /// The buy-order queue's leader node and its online members (e.g.
 /// `rabbit@queue2`), asked of any running node.
 pub async fn queue_leader_and_members(cluster: &ComposeCluster) -> Option<(String, Vec<String>)> {
-    for node in ["queue1", "queue2", "queue3"] {
-        for id in cluster.running(node).await {
-            let args = [
-                "exec",
-                id.as_str(),
-                "rabbitmqctl",
-                "-q",
-                "list_queues",
-                "name",
-                "leader",
-                "online",
-                "--formatter",
-                "json",
-            ];
-            let Some(json) = cluster.try_docker(&args).await else {
-                continue;
-            };
-            let queues: Vec<Value> = serde_json::from_str(&json).unwrap_or_default();
-            let queue = queues.iter().find(|queue| queue["name"] == "buy_order")?;
-            let online = queue["online"].as_array().cloned().unwrap_or_default();
-            let online = online
-                .iter()
-                .filter_map(|node| node.as_str().map(str::to_owned));
-            return Some((queue["leader"].as_str()?.to_owned(), online.collect()));
-        }
-    }
-    None
+    let list = [
+        "rabbitmqctl",
+        "-q",
+        "list_queues",
+        "name",
+        "leader",
+        "online",
+        "--formatter",
+        "json",
+    ];
+    let json = in_any_node(cluster, &["queue1", "queue2", "queue3"], &list).await?;
+    let queues: Vec<Value> = serde_json::from_str(&json).ok()?;
+    let queue = queues.iter().find(|queue| queue["name"] == "buy_order")?;
+    let online = queue["online"].as_array().cloned().unwrap_or_default();
+    let online = online
+        .iter()
+        .filter_map(|node| node.as_str().map(str::to_owned));
+    Some((queue["leader"].as_str()?.to_owned(), online.collect()))
 }
 
 async fn queue_is_not_whole(cluster: &ComposeCluster) -> Option<String> {
@@ -137,10 +134,23 @@ async fn queue_is_not_whole(cluster: &ComposeCluster) -> Option<String> {
     }
 }
 
-/// Waits until every container is healthy and each store is whole again:
-/// both PostgreSQL clusters with every member running and one leader, and
-/// the buy-order queue with all three members online. Then prints
-/// `scripts/ha.sh status` for the record.
+/// What keeps etcd from being whole: a member that does not answer healthy.
+async fn etcd_is_not_whole(cluster: &ComposeCluster) -> Option<String> {
+    let endpoints = "--endpoints=etcd1:2379,etcd2:2379,etcd3:2379";
+    let health = ["etcdctl", endpoints, "endpoint", "health"];
+    let answered = in_any_node(cluster, &["etcd1", "etcd2", "etcd3"], &health).await;
+    answered
+        .is_none()
+        .then(|| "etcd: not every member is healthy".into())
+}
+
+/// Waits until each store is whole again, as `scripts/ha.sh status` shows
+/// it: both PostgreSQL clusters with every member running and one leader
+/// (and the write model a synchronous standby), every etcd member healthy,
+/// and the buy-order queue with all three members online. Then prints that
+/// status for the record. (Docker's own health of a restarted node follows
+/// at its next check, up to 30 s later; the stores' word is the one that
+/// counts here.)
 pub async fn wait_until_whole(cluster: &ComposeCluster) {
     let start = Instant::now();
     loop {
@@ -148,6 +158,7 @@ pub async fn wait_until_whole(cluster: &ComposeCluster) {
         for store in [Store::WriteModel, Store::ReadModel] {
             wrong.extend(store_is_not_whole(cluster, store).await);
         }
+        wrong.extend(etcd_is_not_whole(cluster).await);
         wrong.extend(queue_is_not_whole(cluster).await);
         if wrong.is_empty() {
             break;
@@ -158,7 +169,6 @@ pub async fn wait_until_whole(cluster: &ComposeCluster) {
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    cluster.wait_healthy().await;
     let status = cluster.script("scripts/ha.sh", &["status"], &[]).await;
     assert!(status.status.success(), "scripts/ha.sh status: {status:?}");
     eprintln!(

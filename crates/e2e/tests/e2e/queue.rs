@@ -187,3 +187,37 @@ async fn with_q_queue_type_quorum_both_queues_are_quorum_queues_and_orders_flow(
         );
     }
 }
+
+#[tokio::test]
+async fn a_queue_of_the_other_type_on_the_broker_is_named_in_an_error_and_retried() {
+    let cluster = Cluster::start_with(&[("Q_QUEUE_TYPE", "quorum")]).await;
+    let classic = cluster.launch_replica_with("read_model_sync", &[("Q_QUEUE_TYPE", "classic")]);
+    let queue = &cluster.queue.queue;
+    let mut mismatches = 0;
+    for _ in 0..100 {
+        let log = classic.log();
+        let of_the_queue =
+            |line: &&str| line.contains("queue_type_mismatch") && line.contains(queue.as_str());
+        mismatches = log.lines().filter(of_the_queue).count();
+        if mismatches >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Named once per attempt, and attempted again.
+    assert!(mismatches >= 2, "{}", classic.log());
+    let line = classic
+        .log()
+        .lines()
+        .find(|l| l.contains("queue_type_mismatch"))
+        .map(str::to_owned);
+    let line = line.unwrap_or_default();
+    assert!(
+        line.contains("\"ERROR\"") || line.contains("ERROR"),
+        "{line}"
+    );
+    assert!(
+        line.contains("classic") && line.contains("x-queue-type"),
+        "{line}"
+    );
+}
