@@ -21,7 +21,7 @@
 #       behind the ingress, with the ingress's CPU per request
 #   scripts/bench-compose.sh --ha              instead: the default compose
 #       cluster against the HA one (docker-compose.ha.yml), one after the
-#       other: creates at C=64 (rounds), their p99, the sync lag idle and
+#       other: idle CPU, creates at C=64 (rounds), their p99, the sync lag idle and
 #       under load; then the write model's failover under a probe of creates,
 #       five times (scripts/ha.sh kill-leader): from the kill to the first
 #       create that succeeds after the last one that failed. Table in
@@ -262,6 +262,14 @@ ha_comparison() {
         compose_saved=("${compose[@]}")
         compose+=("${files[@]}")
         wait_until_healthy 420
+        echo "-- idle over $idle_seconds s, after 20 s to settle"
+        container_ids=() container_names=()
+        find_containers
+        sleep 20
+        local before
+        before=$(cpu_snapshot)
+        sleep "$idle_seconds"
+        report_cpu "$cluster idle" "$before" "$idle_seconds" | grep -E '^  (containers|~~machine)'
         for round in $(seq "$rounds"); do
             bench_on "$cluster" create "$creates"
         done
@@ -300,6 +308,10 @@ def median(label, scenario, field):
     return statistics.median(xs) if xs else float("nan")
 print("| | default cluster | HA cluster |")
 print("|---|---|---|")
+idle = {r["scenario"]: r["core_percent"] for r in rows if r.get("process") == "containers"}
+print(f"| containers | {sum(1 for r in rows if r.get('scenario') == 'default idle' and not r['process'].startswith('~') and r['process'] != 'containers')} "
+      f"| {sum(1 for r in rows if r.get('scenario') == 'ha idle' and not r['process'].startswith('~') and r['process'] != 'containers')} |")
+print(f"| idle CPU of the containers | {idle.get('default idle', float('nan')):.1f} % of a core | {idle.get('ha idle', float('nan')):.1f} % of a core |")
 for name, scenario, field, unit in (
     ("creates/s, C=64", "create", "throughput_per_s", "/s"),
     ("create p99, C=64", "create", "p99_ms", " ms"),
