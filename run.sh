@@ -54,3 +54,6 @@ echo "PUT  http://localhost:$CREATE_BUY_ORDER_EXT_PORT/buy_order"
 echo "GET  http://localhost:$FETCH_BUY_ORDERS_EXT_PORT/buy_orders"
 echo "RabbitMQ management: http://localhost:$Q_MANAGEMENT_EXT_PORT ($Q_USER)"
 echo "ingress stats: http://localhost:$INGRESS_STATS_EXT_PORT/"
+if [[ ${1:-} == --ha ]]; then
+    echo "replicated stores: scripts/ha.sh status (who leads), scripts/ha.sh kill-leader STORE"
+fi
