@@ -19,7 +19,7 @@ use crate::ha_stores::{
     Store, kill_leader, leader, members, queue_leader_and_members, wait_until_whole,
 };
 use crate::ledger::{
-    CreateStream, Ledger, assert_listed_exactly, listed_exactly_within, listed_ids, listed_rows,
+    CreateStream, assert_listed_exactly, listed_exactly_within, listed_ids, listed_rows,
 };
 
 /// Concurrent clients in a stream of creates.
@@ -64,11 +64,7 @@ impl HaRun {
     /// Once creates flow again and every store is whole: stops the stream,
     /// reports, checks that no create failed unless `may_fail`, and settles
     /// the ledger (each create without a 200 retried with its own key).
-    async fn settle(
-        self,
-        what: &str,
-        may_fail: bool,
-    ) -> (ComposeCluster, Api, Vec<String>, Ledger) {
+    async fn settle(self, what: &str, may_fail: bool) -> Settled {
         self.stream.wait_for_more(50).await;
         wait_until_whole(&self.cluster).await;
         self.stream.wait_for_more(20).await;
@@ -89,19 +85,38 @@ impl HaRun {
             );
         }
         ledger.settle(&self.api).await;
-        (self.cluster, self.api, self.before, ledger)
+        Settled {
+            cluster: self.cluster,
+            api: self.api,
+            before: self.before,
+            placed: ledger.placed(),
+        }
     }
 
     /// `settle`, then every acknowledged order must be listed exactly once.
     async fn finish(self, what: &str, may_fail: bool) -> ComposeCluster {
-        let (cluster, api, before, ledger) = self.settle(what, may_fail).await;
-        let accounting = assert_listed_exactly(&api, &before, &ledger.placed()).await;
+        let Settled {
+            cluster,
+            api,
+            before,
+            placed,
+        } = self.settle(what, may_fail).await;
+        let accounting = assert_listed_exactly(&api, &before, &placed).await;
         eprintln!(
             "{what}: created {}, found {}, lost {}, duplicated {}",
             accounting.created, accounting.found, accounting.lost, accounting.duplicated
         );
         cluster
     }
+}
+
+/// A fault run after its stream: the orders listed before it, and those it
+/// placed (every create answered 200 in the end).
+struct Settled {
+    cluster: ComposeCluster,
+    api: Api,
+    before: Vec<String>,
+    placed: Vec<String>,
 }
 
 /// SIGKILL to the first process of `service`'s container, from the host, as
@@ -319,19 +334,19 @@ async fn the_write_models_leader_cut_off_never_acknowledges_a_write_after_losing
         "acknowledged but not on the new leader: {missing:?}"
     );
 
-    let (_, api, before, ledger) = run
+    let settled = run
         .settle("the write model's leader cut off, then reconnected", true)
         .await;
-    let acknowledged: HashSet<String> = ledger.placed().into_iter().collect();
+    let acknowledged: HashSet<&String> = settled.placed.iter().collect();
     let split_brain: Vec<&&String> = old_only
         .iter()
-        .filter(|id| acknowledged.contains(**id))
+        .filter(|id| acknowledged.contains(*id))
         .collect();
     assert!(
         split_brain.is_empty(),
         "acknowledged by the old leader after it lost the lock: {split_brain:?}"
     );
-    let accounting = assert_listed_exactly(&api, &before, &ledger.placed()).await;
+    let accounting = assert_listed_exactly(&settled.api, &settled.before, &settled.placed).await;
     eprintln!(
         "cut off: created {}, found {}, lost {}, duplicated {}",
         accounting.created, accounting.found, accounting.lost, accounting.duplicated
@@ -382,11 +397,15 @@ async fn the_read_models_leader_sigkilled_loses_no_order_from_the_read_model() {
     run.fault_now();
     kill_leader(&run.cluster, "read_model").await;
     // Creates never need the read model.
-    let (cluster, api, before, ledger) =
-        run.settle("the read model's leader SIGKILLed", false).await;
+    let Settled {
+        cluster,
+        api,
+        before,
+        placed,
+    } = run.settle("the read model's leader SIGKILLed", false).await;
     // Asynchronous replication: a failover may drop the last rows synced.
     let (exact, accounting) =
-        listed_exactly_within(&api, &before, &ledger.placed(), Duration::from_secs(30)).await;
+        listed_exactly_within(&api, &before, &placed, Duration::from_secs(30)).await;
     eprintln!(
         "read model leader SIGKILLed: lost {} before any rebuild",
         accounting.lost
@@ -394,7 +413,7 @@ async fn the_read_models_leader_sigkilled_loses_no_order_from_the_read_model() {
     if !exact {
         rebuild(&cluster).await;
     }
-    assert_listed_exactly(&api, &before, &ledger.placed()).await;
+    assert_listed_exactly(&api, &before, &placed).await;
 }
 
 #[tokio::test]
@@ -418,15 +437,19 @@ async fn a_read_model_failover_with_rows_not_yet_replicated_is_repaired_by_rebui
     new_leader(&run.cluster, Store::ReadModel, &old).await;
     reconnect(&run.cluster, &old).await;
 
-    let (cluster, api, before, ledger) = run
+    let Settled {
+        cluster,
+        api,
+        before,
+        placed,
+    } = run
         .settle("a read model failover with rows not yet replicated", false)
         .await;
-    let (_, gap) =
-        listed_exactly_within(&api, &before, &ledger.placed(), Duration::from_secs(10)).await;
+    let (_, gap) = listed_exactly_within(&api, &before, &placed, Duration::from_secs(10)).await;
     eprintln!("the failover lost {} orders from the read model", gap.lost);
     assert!(gap.lost > 0, "the failover left a gap to repair");
     rebuild(&cluster).await;
-    assert_listed_exactly(&api, &before, &ledger.placed()).await;
+    assert_listed_exactly(&api, &before, &placed).await;
 }
 
 /// `read_model_sync rebuild`, as docs/operations.md runs it under compose.
