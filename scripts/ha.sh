@@ -34,16 +34,20 @@ first_running() {
     return 1
 }
 
-# Runs a command in the first running node of a store.
+# Runs a command in the running nodes of a store, one after another, until
+# one answers within 15 s (a node cut off the network may not).
 in_a_node() {
     local nodes=$1 service id
     shift
-    # shellcheck disable=SC2086 # the nodes are one word each
-    read -r service id < <(first_running $nodes) || {
-        echo "no node of $nodes is running" >&2
-        return 1
-    }
-    docker exec "$id" "$@"
+    for service in $nodes; do
+        id=$("${compose[@]}" ps -q "$service" 2>/dev/null) || continue
+        [[ -n $id && $(docker inspect -f '{{.State.Running}}' "$id") == true ]] || continue
+        if timeout 15 docker exec "$id" "$@"; then
+            return 0
+        fi
+    done
+    echo "no node of $nodes answered" >&2
+    return 1
 }
 
 declare -A PATRONI_NODES

@@ -106,10 +106,14 @@ impl ComposeCluster {
         stdout_of(command).await
     }
 
-    /// Runs `docker <args>`: its stdout, or `None` if it fails (a node that
-    /// is going away, say).
+    /// Runs `docker <args>`: its stdout, or `None` if it fails or takes more
+    /// than 20 s (a command run in a node that is going away, or cut off the
+    /// network, where a client may retry for minutes).
     pub async fn try_docker(&self, args: &[&str]) -> Option<String> {
-        let output = Command::new("docker").args(args).output().await.ok()?;
+        let mut command = Command::new("docker");
+        command.args(args).kill_on_drop(true);
+        let output = tokio::time::timeout(Duration::from_secs(20), command.output());
+        let output = output.await.ok()?.ok()?;
         output
             .status
             .success()

@@ -135,9 +135,18 @@ async fn sigkill(cluster: &ComposeCluster, service: &str) {
     eprintln!("killed {service}");
 }
 
-/// Cuts `service`'s container off the compose network, or puts it back
-/// under its name (which the other nodes and the routers resolve).
-async fn cut_off(cluster: &ComposeCluster, service: &str) {
+/// A container cut off the compose network, put back under its service's
+/// name (which the other nodes and the routers resolve) by `reconnect`, or
+/// when dropped: a test that fails midway must not leave the next ones a
+/// cluster with a node away.
+struct CutOff {
+    network: String,
+    id: String,
+    service: String,
+    connected: bool,
+}
+
+async fn cut_off(cluster: &ComposeCluster, service: &str) -> CutOff {
     let (network, id) = (
         cluster.network().await,
         cluster.containers(service).await.remove(0),
@@ -146,16 +155,41 @@ async fn cut_off(cluster: &ComposeCluster, service: &str) {
         .docker(&["network", "disconnect", &network, &id])
         .await;
     eprintln!("cut {service} off the network");
+    CutOff {
+        network,
+        id,
+        service: service.to_owned(),
+        connected: false,
+    }
 }
 
-async fn reconnect(cluster: &ComposeCluster, service: &str) {
-    let (network, id) = (
-        cluster.network().await,
-        cluster.containers(service).await.remove(0),
-    );
-    let args = ["network", "connect", "--alias", service, &network, &id];
-    cluster.docker(&args).await;
-    eprintln!("reconnected {service}");
+impl CutOff {
+    fn reconnect(&mut self) {
+        assert!(self.try_reconnect(), "reconnecting {}", self.service);
+    }
+
+    fn try_reconnect(&mut self) -> bool {
+        let args = [
+            "network",
+            "connect",
+            "--alias",
+            &self.service,
+            &self.network,
+            &self.id,
+        ];
+        let status = std::process::Command::new("docker").args(args).status();
+        self.connected = status.is_ok_and(|status| status.success());
+        eprintln!("reconnected {}: {}", self.service, self.connected);
+        self.connected
+    }
+}
+
+impl Drop for CutOff {
+    fn drop(&mut self) {
+        if !self.connected {
+            self.try_reconnect();
+        }
+    }
 }
 
 /// Waits until `store` has a leader other than `old`, and returns it.
@@ -304,7 +338,7 @@ async fn the_write_models_leader_cut_off_never_acknowledges_a_write_after_losing
         .expect("a leader")
         .name;
     run.fault_now();
-    cut_off(&run.cluster, &old).await;
+    let mut old_leader = cut_off(&run.cluster, &old).await;
     let new = new_leader(&run.cluster, Store::WriteModel, &old).await;
     run.stream.wait_for_more(50).await;
 
@@ -326,9 +360,7 @@ async fn the_write_models_leader_cut_off_never_acknowledges_a_write_after_losing
         old_only.len(),
         acknowledged.len()
     );
-    // Put back before any assertion, so that a failure here leaves the
-    // cluster whole for the tests after.
-    reconnect(&run.cluster, &old).await;
+    old_leader.reconnect();
     assert!(
         missing.is_empty(),
         "acknowledged but not on the new leader: {missing:?}"
@@ -427,15 +459,15 @@ async fn a_read_model_failover_with_rows_not_yet_replicated_is_repaired_by_rebui
     let replica = Store::ReadModel.nodes().iter().find(|node| **node != old);
     let replica = replica.expect("a replica").to_string();
     // Orders synced while the replica is away exist on the leader alone...
-    cut_off(&run.cluster, &replica).await;
+    let mut away = cut_off(&run.cluster, &replica).await;
     run.stream.wait_for_more(100).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     // ...when the leader goes, and the replica takes over without them.
     run.fault_now();
-    cut_off(&run.cluster, &old).await;
-    reconnect(&run.cluster, &replica).await;
+    let mut old_leader = cut_off(&run.cluster, &old).await;
+    away.reconnect();
     new_leader(&run.cluster, Store::ReadModel, &old).await;
-    reconnect(&run.cluster, &old).await;
+    old_leader.reconnect();
 
     let Settled {
         cluster,
@@ -480,9 +512,9 @@ async fn a_queue_node_cut_off_and_reconnected_loses_and_duplicates_nothing() {
         .expect("the queue's leader");
     let node = leader.trim_start_matches("rabbit@").to_owned();
     run.fault_now();
-    cut_off(&run.cluster, &node).await;
+    let mut away = cut_off(&run.cluster, &node).await;
     run.stream.wait_for_more(100).await;
-    reconnect(&run.cluster, &node).await;
+    away.reconnect();
     run.finish("the queue's leading node cut off, then reconnected", false)
         .await;
 }

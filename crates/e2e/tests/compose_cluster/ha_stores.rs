@@ -66,7 +66,18 @@ async fn in_any_node(cluster: &ComposeCluster, nodes: &[&str], command: &[&str])
 /// none answers.
 pub async fn members(cluster: &ComposeCluster, store: Store) -> Vec<Member> {
     let config = format!("/etc/patroni/{}.yml", store.scope());
-    let list = ["patronictl", "-c", &config, "list", "-f", "json"];
+    // A node cut off the network cannot reach etcd, and its patronictl
+    // would retry for minutes: another node is asked after 8 s.
+    let list = [
+        "timeout",
+        "8",
+        "patronictl",
+        "-c",
+        &config,
+        "list",
+        "-f",
+        "json",
+    ];
     let json = in_any_node(cluster, store.nodes(), &list).await;
     let listed: Vec<Value> = json
         .and_then(|json| serde_json::from_str(&json).ok())
