@@ -85,8 +85,12 @@ prepare_compose() {
         wait "$base_images_pid" || { cat target/base-images.log; exit 1; }
         base_images_pid=
     fi
-    if base_images_missing; then ./build_base_images.sh; fi
-    ./build_run_images.sh
+    # Once per run: the HA suite runs on the images the compose suite built.
+    if [[ -z ${run_images_built:-} ]]; then
+        if base_images_missing; then ./build_base_images.sh; fi
+        ./build_run_images.sh
+        run_images_built=1
+    fi
     use_fake_coinbase
     remove_cluster
 }
