@@ -192,19 +192,33 @@ impl Drop for CutOff {
     }
 }
 
-/// Waits until `store` has a leader other than `old`, and returns it.
-async fn new_leader(cluster: &ComposeCluster, store: Store, old: &str) -> String {
+/// Asks `attempt` every half second until it gives a value; panics with
+/// `what` once FAILOVER_WITHIN has passed.
+async fn within_failover<T, Attempt, Answer>(what: &str, attempt: Attempt) -> T
+where
+    Attempt: Fn() -> Answer,
+    Answer: std::future::Future<Output = Option<T>>,
+{
     let start = Instant::now();
     loop {
-        if let Some(leader) = leader(cluster, store).await.filter(|l| l.name != old) {
-            return leader.name;
+        if let Some(value) = attempt().await {
+            return value;
         }
         assert!(
             start.elapsed() < FAILOVER_WITHIN,
-            "{store:?}: no leader other than {old} after {FAILOVER_WITHIN:?}"
+            "{what} after {FAILOVER_WITHIN:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Waits until `store` has a leader other than `old`, and returns it.
+async fn new_leader(cluster: &ComposeCluster, store: Store, old: &str) -> String {
+    let other = || async move {
+        let leader = leader(cluster, store).await;
+        leader.filter(|l| l.name != old).map(|l| l.name)
+    };
+    within_failover(&format!("{store:?}: no leader other than {old}"), other).await
 }
 
 #[tokio::test]
@@ -405,21 +419,13 @@ async fn order_ids_on(cluster: &ComposeCluster, service: &str) -> HashSet<String
         "-d",
         database,
     ];
-    let start = Instant::now();
-    loop {
-        // A node being demoted restarts PostgreSQL: asked again until it answers.
-        if let Some(ids) = cluster
-            .try_docker(&[&args[..], &["-Atc", query]].concat())
-            .await
-        {
-            return ids.lines().map(str::to_owned).collect();
-        }
-        assert!(
-            start.elapsed() < FAILOVER_WITHIN,
-            "{service} never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let command = [&args[..], &["-Atc", query]].concat();
+    // A node being demoted restarts PostgreSQL: asked again until it answers.
+    let ids = within_failover(&format!("{service} never answered"), || {
+        cluster.try_docker(&command)
+    })
+    .await;
+    ids.lines().map(str::to_owned).collect()
 }
 
 #[tokio::test]
