@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite:
-#   ./test.sh            static checks of the container and script files, then
+#   ./test.sh            static checks of the container and script files and
+#                        of the Kubernetes manifests, then
 #                        PostgreSQL and RabbitMQ made reachable (installed and
 #                        started on a fresh Debian machine), then every test of
 #                        the workspace against them; then, where a Docker
@@ -159,6 +160,8 @@ if docker_engine_answers; then start_base_images; fi
 # The static checks, run from nothing: hadolint installed afresh, so that a
 # fresh machine's set-up is what every run exercises.
 scripts/check-tool-installs.sh
+# The Kubernetes overlays built and validated against the API's schemas.
+scripts/kubernetes-checks.sh
 scripts/backing-services.sh
 # Chromium, Prometheus and schemathesis, which the API tests drive.
 scripts/test-tools.sh

@@ -167,6 +167,17 @@ pub const PATH: &str = "/healthcheck";
 /// ingress to refuse them all without a word.
 pub const REPLICA_PATH: &str = "/healthcheck/replica";
 
+/// Where every service answers 200 for as long as it answers at all: an
+/// orchestrator's liveness check, which restarts a process that stops
+/// answering. It asks no backing service, so that a database away does not
+/// restart every replica; the readiness paths above say that one is away.
+pub const LIVE_PATH: &str = "/healthcheck/live";
+
+/// The answer at [`LIVE_PATH`].
+pub async fn alive() -> StatusCode {
+    StatusCode::OK
+}
+
 /// The healthcheck of a server that is stopping: 503 `{"status": "stopping"}`.
 /// Its callers may tell it from a failure: the service is fine, this replica
 /// is leaving.

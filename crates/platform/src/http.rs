@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, Env};
-use crate::metrics;
+use crate::{health, metrics};
 
 /// Where an HTTP service listens (`SERVICE_HOST`, `SERVICE_PORT`), and the
 /// limits its clients are held to.
@@ -79,7 +79,7 @@ pub async fn bind(listen: &ListenConfig) -> std::io::Result<Listener> {
     })
 }
 
-/// Serves `router`, and `GET /metrics`, on `listener`, each request with
+/// Serves `router`, `GET /metrics` and the liveness check on `listener`, each request with
 /// its request id, counted and timed, and within the limits, until
 /// `shutdown` resolves; then answers its healthcheck with 503 for the
 /// shutdown notice, stops accepting, and lets the requests in flight finish,
@@ -91,13 +91,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = listener.limits;
     let envelope = Arc::new(Envelope::new(limits.request_bounds()));
-    let router =
-        router
-            .route("/metrics", get(metrics::render))
-            .layer(axum::middleware::from_fn_with_state(
-                envelope.clone(),
-                envelope::envelope,
-            ));
+    let router = router
+        .route("/metrics", get(metrics::render))
+        .route(health::LIVE_PATH, get(health::alive))
+        .layer(axum::middleware::from_fn_with_state(
+            envelope.clone(),
+            envelope::envelope,
+        ));
     let notice = limits.shutdown_notice;
     let stop_accepting = async move {
         shutdown.await;
@@ -114,7 +114,7 @@ pub async fn serve(
 }
 
 /// How long background work may take to finish once the requests are done.
-const BACKGROUND_STOP_DEADLINE: Duration = Duration::from_secs(5);
+pub const BACKGROUND_STOP_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Serves `router` as [`serve`] does while `background` (the relay, the
 /// consumer, the batch writer) runs beside it.

@@ -196,10 +196,21 @@ impl Cluster {
     /// Runs `service`'s binary as a one-off command (e.g. `read_model_sync
     /// rebuild`) with the cluster's variables, and returns its output.
     pub async fn run_command(&self, service: &str, args: &[&str]) -> std::process::Output {
+        self.run_command_with(service, args, &[]).await
+    }
+
+    /// As [`Cluster::run_command`], with `extra` variables for it.
+    pub async fn run_command_with(
+        &self,
+        service: &str,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> std::process::Output {
         let mut command = tokio::process::Command::new(binary(service));
         command
             .args(args)
             .envs(self.env.iter().cloned())
+            .envs(extra.iter().copied())
             .kill_on_drop(true);
         let output = tokio::time::timeout(Duration::from_secs(120), command.output()).await;
         let output = output.unwrap_or_else(|_| panic!("{service} {args:?} did not finish"));

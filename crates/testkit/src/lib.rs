@@ -7,8 +7,9 @@
 //! the test process (`in_process`), a service's `/metrics` read as numbers
 //! (`metrics`), a proxy whose
 //! connections a test can cut (`tcp_proxy`), the outside programs some
-//! tests drive (`tools`: schemathesis, Chromium, Prometheus), and the one
-//! stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
+//! tests drive (`tools`: schemathesis, Chromium, Prometheus), the
+//! Kubernetes manifests as an overlay renders them (`kubernetes`), and the
+//! one stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
 
 pub mod api;
 pub mod cluster;
@@ -16,6 +17,7 @@ pub mod database;
 pub mod fake_coinbase;
 pub mod fluent_receiver;
 pub mod in_process;
+pub mod kubernetes;
 pub mod metrics;
 pub mod names;
 pub mod ports;

@@ -62,7 +62,7 @@ impl Config {
             listen: ListenConfig::from_env(env)?,
             write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?,
             queue: QueueConfig::from_env(env)?,
-            migrations: MigrationsGate::from_env(env)?,
+            migrations: MigrationsGate::from_env(env, &platform::schema::WRITE_MODEL)?,
             btc_price: UpstreamConfig::from_env(env, "BTC_PRICE")?,
             btc_price_timeout: env.positive_millis("BTC_PRICE_TIMEOUT_MS", 5000)?,
             price_max_age: env.millis("CB_CACHE_TTL_MS", 1000)?,

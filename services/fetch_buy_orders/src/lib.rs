@@ -49,7 +49,7 @@ impl Config {
             listen: ListenConfig::from_env(env)?,
             // Its statements are index seeks whatever the values: see `planning_once`.
             read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?.planning_once(),
-            migrations: MigrationsGate::from_env(env)?,
+            migrations: MigrationsGate::from_env(env, &platform::schema::READ_MODEL)?,
             auth,
             key_store,
         })

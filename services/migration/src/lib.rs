@@ -3,8 +3,9 @@
 //! what it applied and never applies it twice, gives each service its own
 //! login with only the grants it needs (`logins`), installs the development
 //! API key if `DEV_API_KEY` is set, then reports healthy. The other services
-//! wait for that healthcheck before they serve. `clients` holds the
-//! operator's commands for clients and their API keys.
+//! wait for that healthcheck before they serve, or, where it runs once as a
+//! job (`migration apply`), for the schema itself (`MIGRATIONS_GATE`).
+//! `clients` holds the operator's commands for clients and their API keys.
 
 pub mod clients;
 mod logins;
@@ -26,6 +27,12 @@ use sqlx::migrate::Migrator;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: ListenConfig,
+    pub schemas: Schemas,
+}
+
+/// What is applied, and where: all that `migration apply` reads.
+#[derive(Debug, Clone)]
+pub struct Schemas {
     pub write_model: DatabaseConfig,
     pub read_model: DatabaseConfig,
     pub logins: ServiceLogins,
@@ -48,6 +55,15 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             listen: ListenConfig::from_env(env)?,
+            schemas: Schemas::from_env(env)?,
+        })
+    }
+}
+
+impl Schemas {
+    /// Fails on the first missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
             write_model: DatabaseConfig::from_env(env, "WRITE_MODEL_DB")?.without_timeouts(),
             read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?.without_timeouts(),
             logins: ServiceLogins::from_env(env)?,
@@ -89,15 +105,24 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.readiness.route();
-        let migrating = tokio::spawn(migrate(self.config, self.readiness));
+        let migrating = tokio::spawn(migrate(self.config.schemas, self.readiness));
         let served = http::serve(self.listener, router, shutdown).await;
         migrating.abort();
         served
     }
 }
 
+/// `migration apply`: all that the service does before it reports healthy,
+/// then exits, for a one-off job (Kubernetes). Unreachable databases are
+/// waited for, as by the service.
+pub async fn apply_once(schemas: Schemas) -> Result<String, std::convert::Infallible> {
+    let readiness = Readiness::starting("migrations have not been applied yet");
+    migrate(schemas, readiness).await;
+    Ok("migration: both schemas applied, the services' logins granted".to_owned())
+}
+
 /// Applies both schemas, one database at a time, then marks the service ready.
-async fn migrate(config: Config, readiness: Readiness) {
+async fn migrate(config: Schemas, readiness: Readiness) {
     let write_logins = config.logins.write_model();
     let dev_key = config.dev_api_key.as_ref().map(|key| key.0.as_str());
     apply(

@@ -1,12 +1,13 @@
 use std::process::ExitCode;
 
 use migration::clients::{self, ClientsCommand};
-use migration::{App, Config};
+use migration::{App, Config, Schemas};
 
 const SERVICE: &str = "migration";
 
-/// `migration` serves; `migration clients ...` manages clients and API keys
-/// (the README and docs/operations.md).
+/// `migration` serves; `migration apply` migrates and exits (a Kubernetes
+/// Job); `migration clients ...` manages clients and API keys (the README
+/// and docs/operations.md).
 #[tokio::main]
 async fn main() -> ExitCode {
     use platform::service::{run, run_command};
@@ -23,6 +24,9 @@ async fn main() -> ExitCode {
             clients::run(write_model, command)
         })
         .await;
+    }
+    if args.first().map(String::as_str) == Some("apply") {
+        return run_command(SERVICE, Schemas::from_env, migration::apply_once).await;
     }
     run(SERVICE, Config::from_env, |config, shutdown| async move {
         App::build(config).await?.run(shutdown).await

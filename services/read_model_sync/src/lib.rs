@@ -47,7 +47,7 @@ impl Config {
             listen: ListenConfig::from_env(env)?,
             read_model: DatabaseConfig::from_env(env, "READ_MODEL_DB")?,
             queue: QueueConfig::from_env(env)?,
-            migrations: MigrationsGate::from_env(env)?,
+            migrations: MigrationsGate::from_env(env, &platform::schema::READ_MODEL)?,
             prefetch: env.positive("Q_PREFETCH", 256)?,
         })
     }
@@ -145,24 +145,25 @@ impl App {
             consuming: self.consuming.clone(),
         };
         let health = Health {
-            pool: self.pool,
+            pool: self.pool.clone(),
             consuming: self.consuming,
         };
         let router = Router::new()
             .route(platform::health::PATH, get(healthcheck))
             .with_state(health);
         let config = self.config;
+        let pool = self.pool;
         http::serve_with_background(self.listener, router, shutdown, "consumer", |cancel| {
-            consume(config, consumer, cancel)
+            consume(config, pool, consumer, cancel)
         })
         .await
     }
 }
 
-async fn consume(config: Config, consumer: Consumer, cancel: CancellationToken) {
+async fn consume(config: Config, pool: PgPool, consumer: Consumer, cancel: CancellationToken) {
     tokio::select! {
         _ = cancel.cancelled() => return,
-        _ = config.migrations.wait_until_applied(config.read_model.retry_wait) => {}
+        _ = config.migrations.wait_until_applied(&pool, config.read_model.retry_wait) => {}
     }
     consumer.run(cancel).await;
 }

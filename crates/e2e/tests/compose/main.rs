@@ -2,7 +2,10 @@
 //! service reads from its environment that `.env` defines is set for it, and
 //! every host and port it is given names another service and that service's
 //! port. Wiring mistakes of this kind otherwise show only when the cluster
-//! runs.
+//! runs. The Kubernetes manifests get the same checks and more
+//! (`kubernetes`).
+
+mod kubernetes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -120,6 +123,8 @@ impl Compose {
 fn lookups(service: &str, env: &Env) -> Result<(), ConfigError> {
     match service {
         "migration" => migration::Config::from_env(env).map(drop),
+        // The one-off `migration apply` (the Kubernetes Job), which serves nothing.
+        "migration apply" => migration::Schemas::from_env(env).map(drop),
         "btc_price" => btc_price::Config::from_env(env).map(drop),
         "create_buy_order" => create_buy_order::Config::from_env(env).map(drop),
         "read_model_sync" => read_model_sync::Config::from_env(env).map(drop),
@@ -135,21 +140,29 @@ fn lookups(service: &str, env: &Env) -> Result<(), ConfigError> {
 
 const RUST_SERVICES: [&str; 5] = testkit::cluster::SERVICES;
 
+/// What `service` (as [`lookups`] names it) reads that `defined` has but
+/// `environment` does not set; an error when its config does not load.
+fn unset_reads(
+    service: &str,
+    environment: &BTreeMap<String, String>,
+    defined: &BTreeSet<String>,
+) -> Result<Vec<String>, ConfigError> {
+    let env = Env::from_pairs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    lookups(service, &env)?;
+    let unset = env.looked_up().into_iter();
+    Ok(unset
+        .filter(|name| defined.contains(name) && !environment.contains_key(name))
+        .collect())
+}
+
 #[test]
 fn every_variable_a_service_reads_from_dotenv_is_set_for_it() {
     let compose = Compose::load();
     let defined: BTreeSet<String> = dotenv().into_keys().collect();
     for service in RUST_SERVICES {
         let environment = compose.environment(service);
-        let env = Env::from_pairs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if let Err(error) = lookups(service, &env) {
-            panic!("{service} would not start under compose: {error}");
-        }
-        let missing: Vec<_> = env
-            .looked_up()
-            .into_iter()
-            .filter(|name| defined.contains(name) && !environment.contains_key(name))
-            .collect();
+        let missing = unset_reads(service, &environment, &defined)
+            .unwrap_or_else(|error| panic!("{service} would not start under compose: {error}"));
         assert!(
             missing.is_empty(),
             "{service} reads {missing:?}, which compose does not set"

@@ -9,6 +9,7 @@ mod faults;
 mod limits;
 mod logging;
 mod metrics;
+mod migrations_gate;
 mod paging;
 mod price;
 mod publishing;

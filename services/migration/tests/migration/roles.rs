@@ -134,6 +134,13 @@ async fn each_service_login_may_do_its_own_work_and_nothing_more() {
         Some(INSUFFICIENT_PRIVILEGE)
     );
 
+    // Each may see which migrations were applied (MIGRATIONS_GATE=schema).
+    for pool in [&writer, &sync_write, &sync_read, &reader, &reader_on_write] {
+        assert_eq!(
+            refusal(pool, "SELECT max(version) FROM _sqlx_migrations").await,
+            None
+        );
+    }
     for pool in [writer, sync_write, sync_read, reader, reader_on_write] {
         pool.close().await;
     }
