@@ -12,5 +12,6 @@ mod faults;
 mod ha;
 mod ha_stores;
 mod images;
+mod kubernetes;
 mod ledger;
 mod replicas;
