@@ -165,3 +165,47 @@ async fn schema_applied(pool: &PgPool, schema: &Migrator) -> Result<(), NotAppli
         Err(NotApplied::Behind { applied, latest })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema;
+
+    fn gate(pairs: &[(&str, &str)]) -> Result<MigrationsGate, ConfigError> {
+        MigrationsGate::from_env(
+            &Env::from_pairs(pairs.iter().copied()),
+            &schema::WRITE_MODEL,
+        )
+    }
+
+    #[test]
+    fn the_schema_gate_needs_no_migration_service() {
+        let gate = gate(&[("MIGRATIONS_GATE", "schema")]).expect("a gate");
+        assert!(matches!(gate, MigrationsGate::Schema { .. }));
+    }
+
+    #[test]
+    fn by_default_the_gate_asks_the_migration_services_healthcheck() {
+        let missing = gate(&[]).expect_err("MIGRATION_* unset");
+        assert!(missing.to_string().contains("MIGRATION_"), "{missing}");
+        let set = [
+            ("MIGRATION_PROTOCOL", "http"),
+            ("MIGRATION_HOST", "migration"),
+            ("MIGRATION_PORT", "8775"),
+        ];
+        let MigrationsGate::Healthcheck { url } = gate(&set).expect("a gate") else {
+            panic!("not the healthcheck gate");
+        };
+        assert_eq!(url, "http://migration:8775/healthcheck");
+    }
+
+    #[test]
+    fn an_unknown_gate_is_refused_by_name() {
+        let error = gate(&[("MIGRATIONS_GATE", "sometimes")]).expect_err("refused");
+        let text = error.to_string();
+        assert!(
+            text.contains("MIGRATIONS_GATE") && text.contains("healthcheck or schema"),
+            "{text}"
+        );
+    }
+}
