@@ -6,6 +6,10 @@
 #   scripts/local-cluster.sh status   what runs, and each healthcheck
 #   scripts/local-cluster.sh down     stops the services, and PostgreSQL and
 #                                     RabbitMQ if `up` started them
+#   scripts/local-cluster.sh exec SERVICE ARGS...
+#                                     a service's one-off command (`migration
+#                                     clients list`, `read_model_sync rebuild`)
+#                                     with the settings `up` gives the services
 # FAKE_COINBASE=1 also starts fake_coinbase and points btc_price at it, for
 # machines that cannot reach Coinbase. RSDIST_BIN_DIR=<dir> runs the binaries
 # found there instead of building (the benchmark's baseline). Logs and pids:
@@ -62,6 +66,14 @@ wait_healthy() {
     return 1
 }
 
+# Where no fluentd answers, events go to stdout as JSON lines only.
+events_to_logs_without_fluentd() {
+    if [[ -z ${LOG_FORMAT:-} ]] && ! (exec 3<>"/dev/tcp/$LOGGING_HOST/$LOGGING_PORT") 2>/dev/null; then
+        log "no fluentd at $LOGGING_HOST:$LOGGING_PORT: events go to the logs only"
+        export LOG_FORMAT=json
+    fi
+}
+
 up() {
     mkdir -p "$run_dir"
     BACKING_STARTED_FILE="$run_dir/backing-started" "$root_dir/scripts/backing-services.sh" >/dev/null
@@ -71,10 +83,7 @@ up() {
         cargo build --release --quiet --bins --manifest-path "$root_dir/Cargo.toml" \
             "${packages[@]}" -p testkit
     fi
-    if [[ -z ${LOG_FORMAT:-} ]] && ! (exec 3<>"/dev/tcp/$LOGGING_HOST/$LOGGING_PORT") 2>/dev/null; then
-        log "no fluentd at $LOGGING_HOST:$LOGGING_PORT: events go to the logs only"
-        export LOG_FORMAT=json
-    fi
+    events_to_logs_without_fluentd
     if [[ ${FAKE_COINBASE:-0} == 1 ]]; then
         start fake_coinbase
         CB_PORT=$(port_of fake_coinbase)
@@ -121,9 +130,24 @@ status() {
     done
 }
 
+# Runs a built service binary with .env's settings (and the environment's,
+# which win), so that an operator's command needs no variables set by hand.
+exec_command() {
+    local name=${1:-}
+    if [[ " ${services[*]} " != *" $name "* ]]; then
+        echo "usage: $0 exec SERVICE ARGS... (SERVICE: ${services[*]})" >&2
+        exit 2
+    fi
+    [[ -x $bin_dir/$name ]] || { log "no $bin_dir/$name: run $0 up first"; exit 1; }
+    events_to_logs_without_fluentd 2>/dev/null
+    SERVICE_HOST=${SERVICE_HOST:-127.0.0.1} SERVICE_PORT=$(port_of "$name") \
+        exec "$bin_dir/$name" "${@:2}"
+}
+
 case ${1:-} in
     up) up ;;
     down) down ;;
     status) status ;;
-    *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+    exec) exec_command "${@:2}" ;;
+    *) echo "usage: $0 up|down|status|exec SERVICE ARGS..." >&2; exit 2 ;;
 esac

@@ -50,7 +50,8 @@ struct PriceQuery {
             create_buy_order asks it. Quotes are cached briefly and concurrent misses share \
             one call to Coinbase."
     ),
-    paths(buy)
+    paths(buy),
+    tags((name = "prices", description = "The Coinbase buy price of 1 BTC, for create_buy_order"))
 )]
 struct ApiDoc;
 
@@ -66,6 +67,7 @@ pub(crate) fn router(quotes: Arc<QuoteCache>) -> Router {
 #[utoipa::path(
     get,
     path = "/buy",
+    tag = "prices",
     params(PriceQuery),
     responses(
         (status = 200, description = "The price", body = PriceBody),

@@ -72,6 +72,7 @@ struct CreatedBody {
             Orders are immutable; the sum of all orders never exceeds 100 BTC."
     ),
     paths(put_buy_order),
+    tags((name = "placing orders", description = "Buy BTC at the Coinbase price, once per idempotence key")),
     modifiers(&BearerKey),
     security(("api_key" = []))
 )]
@@ -96,6 +97,7 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
 #[utoipa::path(
     put,
     path = "/buy_order",
+    tag = "placing orders",
     request_body(content = OrderBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The order, new or replayed", body = CreatedBody,

@@ -87,6 +87,7 @@ struct PageQuery {
             pass the last page's `last_reference` to get the next page."
     ),
     paths(buy_orders),
+    tags((name = "reading orders", description = "Your orders, newest first, a page at a time")),
     modifiers(&BearerKey),
     security(("api_key" = []))
 )]
@@ -110,6 +111,7 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
 #[utoipa::path(
     get,
     path = "/buy_orders",
+    tag = "reading orders",
     params(PageQuery),
     responses(
         (status = 200, description = "A page of orders; empty past the last one", body = PageBody),

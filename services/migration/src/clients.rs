@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 /// How to call the commands, printed on a usage error.
 pub const USAGE: &str = "usage: migration clients <command>
+  list                             every client: id, email, BTC limit, BTC bought, live keys
   create <email> [<btc limit>]     a new client, with a BTC limit of its own if given
   set-limit <client id> <btc|none> sets or removes a client's BTC limit
   issue-key <client id>            a new API key, printed only this once
@@ -23,6 +24,7 @@ pub const USAGE: &str = "usage: migration clients <command>
 /// One of the commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientsCommand {
+    List,
     Create {
         email: String,
         btc_limit: Option<Decimal>,
@@ -48,6 +50,7 @@ impl ClientsCommand {
     pub fn parse(words: &[String]) -> Result<Self, String> {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         match words.as_slice() {
+            ["list"] => Ok(Self::List),
             ["create", email] => Ok(Self::Create {
                 email: email.to_string(),
                 btc_limit: None,
@@ -102,6 +105,7 @@ pub async fn run(
 ) -> Result<String, sqlx::Error> {
     let pool = write_model.connect().await?;
     let done = match command {
+        ClientsCommand::List => list(&pool).await,
         ClientsCommand::Create { email, btc_limit } => create(&pool, &email, btc_limit).await,
         ClientsCommand::SetLimit { client, btc_limit } => set_limit(&pool, client, btc_limit).await,
         ClientsCommand::IssueKey { client } => issue_key(&pool, client).await,
@@ -110,6 +114,22 @@ pub async fn run(
     };
     pool.close().await;
     done
+}
+
+async fn list(pool: &PgPool) -> Result<String, sqlx::Error> {
+    let rows: Vec<(i64, String, Option<Decimal>, Decimal, i64)> = sqlx::query_as(
+        "SELECT c.id, c.email, c.btc_limit, c.btc_total, \
+                (SELECT count(*) FROM api_key k WHERE k.client_id = c.id AND k.revoked_at IS NULL) \
+           FROM client c ORDER BY c.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut listing = "client\temail\tbtc limit\tbtc bought\tlive keys".to_owned();
+    for (id, email, limit, bought, keys) in rows {
+        let limit = limit.map_or_else(|| "-".to_owned(), |l| l.to_string());
+        listing.push_str(&format!("\n{id}\t{email}\t{limit}\t{bought}\t{keys}"));
+    }
+    Ok(listing)
 }
 
 async fn create(
@@ -287,6 +307,7 @@ mod tests {
             parse("list-keys"),
             Ok(ClientsCommand::ListKeys { client: None })
         );
+        assert_eq!(parse("list"), Ok(ClientsCommand::List));
         for wrong in [
             "",
             "issue-key",
@@ -295,6 +316,7 @@ mod tests {
             "create a 0.000000001",
             "set-limit 1 -1",
             "drop 1",
+            "list 1",
         ] {
             assert!(parse(wrong).is_err(), "{wrong:?}");
         }

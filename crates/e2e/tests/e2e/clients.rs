@@ -151,18 +151,43 @@ async fn requests_without_a_valid_key_are_refused_before_any_work() {
     );
 }
 
+/// `clients list`'s row of `client`, split at its tabs.
+async fn listed(cluster: &Cluster, client: i64) -> Vec<String> {
+    let listing = clients(cluster, &["list"]).await;
+    let header = listing.lines().next().expect("a header");
+    assert_eq!(header, "client\temail\tbtc limit\tbtc bought\tlive keys");
+    let row = listing
+        .lines()
+        .find(|line| line.split('\t').next() == Some(&client.to_string()))
+        .unwrap_or_else(|| panic!("client {client} not in {listing}"));
+    row.split('\t').map(str::to_owned).collect()
+}
+
 #[tokio::test]
 async fn a_revoked_key_stops_working_within_the_cache_ttl() {
     let cluster = cluster().await;
-    let (client, key) = new_client(&cluster, None).await;
+    let (client, key) = new_client(&cluster, Some("0.5")).await;
     let api = api_of(&cluster, Some(&key));
-    assert_eq!(api.buy("USD", "10.00").await.status, 200);
+    let placed = api.buy("USD", "10.00").await;
+    assert_eq!(placed.status, 200);
     assert_eq!(api.get_orders("page_size=1").await.status, 200);
+    // `clients list` shows what it holds: its limit, what it bought, one key.
+    let bought = placed.json()["buy_order"]["btc_amount"]
+        .as_str()
+        .expect("btc")
+        .to_owned();
+    let row = listed(&cluster, client).await;
+    assert_eq!(
+        row[2..],
+        ["0.50000000".to_owned(), bought, "1".to_owned()],
+        "{row:?}"
+    );
     clients(
         &cluster,
         &["revoke-key", &newest_key_id(&cluster, client).await],
     )
     .await;
+    assert_eq!(listed(&cluster, client).await[4], "0", "no live key");
     tokio::time::sleep(Duration::from_millis(KEY_TTL_MS + 200)).await;
     assert_eq!(api.buy("USD", "10.00").await.status, 401);
     assert_eq!(api.get_orders("page_size=1").await.status, 401);

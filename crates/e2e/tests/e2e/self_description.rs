@@ -61,6 +61,16 @@ async fn every_api_serves_a_valid_openapi_3_1_document_of_its_operations() {
             document["paths"][path][method].is_object(),
             "{service}: no {method} {path}"
         );
+        // Swagger UI groups operations by tag, under "default" when untagged.
+        let tag = document["paths"][path][method]["tags"][0].as_str();
+        let declared = document["tags"].as_array().cloned().unwrap_or_default();
+        let described = declared.iter().any(|t| {
+            t["name"].as_str() == tag && t["description"].as_str().is_some_and(|d| !d.is_empty())
+        });
+        assert!(
+            tag.is_some() && described,
+            "{service}: {method} {path} has tag {tag:?}, described: {described}"
+        );
         let file = std::env::temp_dir().join(format!("{service}-{}.json", uuid::Uuid::new_v4()));
         std::fs::write(&file, document.to_string()).expect("writing the document");
         let checked = run(
@@ -220,6 +230,16 @@ async fn the_docs_page_renders_offline_and_lists_the_operations() {
         assert!(
             dom.contains(service),
             "{service}: the title is missing:\n{dom}"
+        );
+        let tag = document(&cluster, service).await["paths"][path][method]["tags"][0].clone();
+        let tag = tag.as_str().expect("a tag");
+        assert!(
+            dom.contains(&format!("data-tag=\"{tag}\"")),
+            "{service}: no section of the tag {tag:?}:\n{dom}"
+        );
+        assert!(
+            !dom.contains("data-tag=\"default\""),
+            "{service}: operations under the tag \"default\":\n{dom}"
         );
     }
 }
