@@ -217,6 +217,12 @@ impl Cluster {
         output.expect("running the command")
     }
 
+    /// The log file of each running service, named after it.
+    pub fn log_files(&self) -> Vec<std::path::PathBuf> {
+        let running = self.services.iter().filter_map(|(_, _, p)| p.as_ref());
+        running.map(|p| p.log_file().to_owned()).collect()
+    }
+
     /// What a service has logged so far.
     pub fn log(&self, name: &str) -> String {
         let process = self

@@ -15,6 +15,9 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
     pub tag: String,
+    /// The event's time, in seconds since the epoch (to the nanosecond the
+    /// sender gave, within an f64's precision).
+    pub time: Option<f64>,
     pub record: Json,
 }
 
@@ -149,27 +152,37 @@ fn decode(message: &Value) -> (Vec<ReceivedEvent>, Option<String>) {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let event = |record: &Value| ReceivedEvent {
+    let event = |time: Option<&Value>, record: &Value| ReceivedEvent {
         tag: tag.clone(),
+        time: time.and_then(event_time),
         record: to_json(record),
+    };
+    // An entry of Forward and PackedForward: [time, record].
+    let entry = |entry: &Value| {
+        let parts = entry.as_array()?;
+        Some(event(parts.first(), parts.get(1)?))
     };
     let (events, options) = match parts.get(1) {
         // Forward: [tag, [[time, record], ...], options]
-        Some(Value::Array(entries)) => (
-            entries
-                .iter()
-                .filter_map(|e| e.as_array()?.get(1).map(event))
-                .collect(),
+        Some(Value::Array(entries)) => (entries.iter().filter_map(entry).collect(), parts.get(2)),
+        // PackedForward: [tag, <msgpack stream of [time, record]>, options]
+        Some(Value::Binary(packed)) => (
+            unpack(packed).iter().filter_map(entry).collect(),
             parts.get(2),
         ),
-        // PackedForward: [tag, <msgpack stream of [time, record]>, options]
-        Some(Value::Binary(packed)) => (unpack(packed).iter().map(event).collect(), parts.get(2)),
         Some(Value::String(packed)) => (
-            unpack(packed.as_bytes()).iter().map(event).collect(),
+            unpack(packed.as_bytes()).iter().filter_map(entry).collect(),
             parts.get(2),
         ),
         // Message: [tag, time, record, options]
-        Some(_) => (parts.get(2).map(event).into_iter().collect(), parts.get(3)),
+        Some(time) => (
+            parts
+                .get(2)
+                .map(|record| event(Some(time), record))
+                .into_iter()
+                .collect(),
+            parts.get(3),
+        ),
         None => (Vec::new(), None),
     };
     let chunk = options.and_then(|o| o.as_map()).and_then(|map| {
@@ -180,18 +193,30 @@ fn decode(message: &Value) -> (Vec<ReceivedEvent>, Option<String>) {
     (events, chunk)
 }
 
-/// The records of a PackedForward stream.
+/// The entries, `[time, record]`, of a PackedForward stream.
 fn unpack(mut packed: &[u8]) -> Vec<Value> {
-    let mut records = Vec::new();
+    let mut entries = Vec::new();
     while !packed.is_empty() {
         let Ok(entry) = rmpv::decode::read_value(&mut packed) else {
             break;
         };
-        if let Some(record) = entry.as_array().and_then(|e| e.get(1)) {
-            records.push(record.clone());
-        }
+        entries.push(entry);
     }
-    records
+    entries
+}
+
+/// Seconds since the epoch of a forward-protocol time: an integer, or the
+/// EventTime extension (type 0: seconds and nanoseconds, big-endian u32s).
+fn event_time(time: &Value) -> Option<f64> {
+    match time {
+        Value::Integer(seconds) => seconds.as_f64(),
+        Value::Ext(0, bytes) if bytes.len() == 8 => {
+            let seconds = u32::from_be_bytes(bytes[..4].try_into().ok()?);
+            let nanos = u32::from_be_bytes(bytes[4..].try_into().ok()?);
+            Some(f64::from(seconds) + f64::from(nanos) / 1e9)
+        }
+        _ => None,
+    }
 }
 
 fn to_json(value: &Value) -> Json {

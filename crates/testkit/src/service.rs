@@ -127,6 +127,11 @@ impl ServiceProcess {
         self.child.kill().await.expect("killing the service");
     }
 
+    /// The file its stdout and stderr go to.
+    pub fn log_file(&self) -> &Path {
+        &self.log
+    }
+
     /// What the service has written so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::rules::{self, ClientKey, Decision, NewOrder, Placed, Refusal};
+use crate::rules::{self, Batch, ClientKey, Decision, NewOrder, Placed, Refusal};
 use crate::storage;
 
 /// The most orders stored in one transaction.
@@ -80,10 +80,16 @@ async fn write_batches(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
     // One connection for every batch: taking one from the pool for each
     // would add a wait and a round trip while every create waits.
     let mut connection = HeldConnection::new(pool.clone());
+    let mut number = 0;
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let orders: Vec<&NewOrder> = batch.iter().map(|pending| &pending.order).collect();
         metrics::histogram!("batch_writer_batch_size").record(orders.len() as f64);
-        let outcomes = match write(&mut connection, &orders).await {
+        number += 1;
+        let stamp = Batch {
+            number,
+            orders: orders.len(),
+        };
+        let outcomes = match write(&mut connection, &orders, stamp).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
                 connection.discard();
@@ -102,6 +108,7 @@ async fn write_batches(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
 async fn write(
     connection: &mut HeldConnection,
     orders: &[&NewOrder],
+    batch: Batch,
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut tx = storage::begin_locked(connection.get().await?).await?;
     let keys: Vec<ClientKey> = orders
@@ -125,7 +132,7 @@ async fn write(
     Ok(decisions
         .into_iter()
         .zip(orders)
-        .map(|(decision, order)| outcome(decision, order, &created))
+        .map(|(decision, order)| outcome(decision, order, &created, batch))
         .collect())
 }
 
@@ -135,6 +142,7 @@ fn outcome(
     decision: Decision,
     order: &NewOrder,
     created: &HashMap<Uuid, BuyOrderEvent>,
+    batch: Batch,
 ) -> Outcome {
     let inserted = |external_id: Uuid| {
         created
@@ -143,7 +151,7 @@ fn outcome(
             .ok_or(WriteError::OrderMissing(external_id))
     };
     match decision {
-        Decision::Insert => Ok(Ok(Placed::Created(inserted(order.external_id)?))),
+        Decision::Insert => Ok(Ok(Placed::Created(inserted(order.external_id)?, batch))),
         Decision::SameAsEarlier(external_id) => Ok(Ok(Placed::Replayed(inserted(external_id)?))),
         Decision::Stored(decided) => Ok(decided),
         Decision::Refuse(refusal) => Ok(Err(refusal)),

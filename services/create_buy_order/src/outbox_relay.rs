@@ -255,8 +255,16 @@ impl OutboxRelay {
         let confirm_ms = started.elapsed().as_millis() as u64;
         storage::delete_from_outbox(&mut *tx, &published).await?;
         tx.commit().await?;
-        tracing::debug!(
+        // Which orders, so that one order's journey can be followed; a few
+        // bytes an order, in one event a batch.
+        let order_ids = published
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        tracing::info!(
             count = published.len(),
+            order_ids,
             confirm_ms,
             forget_ms = started.elapsed().as_millis() as u64 - confirm_ms,
             message = events::BUY_ORDER_EVENTS_PUBLISHED

@@ -107,7 +107,7 @@ impl PlaceOrder {
             btc_amount,
         };
         let placed = self.writer.store(order).await??;
-        if let Placed::Created(event) = &placed {
+        if let Placed::Created(event, _) = &placed {
             self.relay.publish(event.clone());
         }
         Ok(placed)

@@ -168,10 +168,11 @@ async fn create(
         .place(client, &request)
         .await
         .map_err(|error| place_error(error, key))?;
-    let (event, replayed) = match placed {
-        Placed::Created(event) => (event, false),
-        Placed::Replayed(event) => (event, true),
+    let (event, batch) = match placed {
+        Placed::Created(event, batch) => (event, Some(batch)),
+        Placed::Replayed(event) => (event, None),
     };
+    let replayed = batch.is_none();
     if replayed {
         metrics::counter!("buy_order_replays_total").increment(1);
         tracing::info!(idempotence_key = %key, order_id = event.id, external_id = %event.external_id, message = events::BUY_ORDER_REQUEST_IDEMPOTENCE_CACHE_HIT);
@@ -186,6 +187,8 @@ async fn create(
             currency_amount = %event.currency_amount,
             btc_rate = %event.btc_rate,
             btc_amount = %event.btc_amount,
+            batch = batch.map(|b| b.number),
+            batch_orders = batch.map(|b| b.orders),
             message = events::BUY_ORDER_CREATED
         );
     }

@@ -11,11 +11,21 @@ use domain::{BTC_LIMIT, BtcAmount, BuyOrderEvent, Currency, FiatAmount};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-/// The order a request stands for, and whether it was made just now.
+/// The order a request stands for, and whether it was made just now (and
+/// then in which of the writer's transactions).
 #[derive(Debug, Clone)]
 pub(crate) enum Placed {
-    Created(BuyOrderEvent),
+    Created(BuyOrderEvent, Batch),
     Replayed(BuyOrderEvent),
+}
+
+/// The writer's transaction an order was stored in: its number since the
+/// process started, and how many orders it held. Events carry it, so that
+/// one order's journey shows what it shared its commit with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Batch {
+    pub number: u64,
+    pub orders: usize,
 }
 
 /// Why the rules refuse an order.

@@ -153,9 +153,15 @@ async fn buy_orders(
     let has_more = rows.len() > page_size;
     rows.truncate(page_size);
     let last_reference = rows.last().map(|order| order.id);
+    // The page's ends, which tell which orders it served (ids are UUIDv7,
+    // in creation order) without listing every row in the event.
+    let first_reference = rows.first().map(|order| order.id);
     tracing::info!(
         rows = rows.len(),
         has_more,
+        client_id = client.0,
+        first_reference = first_reference.map(tracing::field::display),
+        last_reference = last_reference.map(tracing::field::display),
         message = events::BUY_ORDERS_PAGE_RETURNED
     );
     Ok(Json(PageBody {

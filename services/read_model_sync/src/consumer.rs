@@ -180,6 +180,7 @@ impl Consumer {
                 external_id = %event.external_id,
                 client_id = event.client_id,
                 request_id,
+                lag_ms = (lag * 1000.0).round() as u64,
                 queue = %self.queue.queue,
                 message = events::BUY_ORDER_READ_MODEL_SYNCED
             );

@@ -6,6 +6,7 @@ mod clients;
 mod concurrency;
 mod create;
 mod faults;
+mod follow_order;
 mod limits;
 mod logging;
 mod metrics;

@@ -2,7 +2,8 @@
 //! protocol as a process. It stands in for fluentd only where fluentd's image
 //! cannot be had (no registry, and Debian ships no fluentd): it listens on
 //! `FLUENT_RECEIVER_PORT` (default 24224), acknowledges what it received, and
-//! appends every event as a JSON line (`{"tag": ..., "record": {...}}`) to
+//! appends every event as a JSON line (`{"tag": ..., "time": <seconds>,
+//! "record": {...}}`) to
 //! `FLUENT_RECEIVER_DIR/events.jsonl` (default /fluentd/log). Not to stdout:
 //! under compose that would make the engine's log driver carry every event a
 //! second time. Its image has no shell, so the binary reads the file back:
@@ -78,7 +79,8 @@ fn json_lines_to(file: File) -> EventSink {
     Arc::new(move |events: Vec<ReceivedEvent>| {
         let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
         for event in events {
-            let line = serde_json::json!({"tag": event.tag, "record": event.record});
+            let line =
+                serde_json::json!({"tag": event.tag, "time": event.time, "record": event.record});
             // A full disk must not stop the acks: the services would buffer
             // and then drop their events anyway, and say so.
             let _ = writeln!(file, "{line}");
