@@ -14,7 +14,8 @@
 # the other is measured. Figures go to stdout and to
 # target/bench/compose-<time>.jsonl.
 #   scripts/bench-compose.sh                   the whole run (about 10 minutes)
-#   BENCH_QUICK=1 scripts/bench-compose.sh     fewer requests, one round
+#   BENCH_QUICK=1 scripts/bench-compose.sh     fewer requests, one round (a
+#       whole run also writes its compose/native table into docs/performance.md)
 #   BENCH_PROFILE=1 scripts/bench-compose.sh   also `perf record -a` during a
 #       compose create run: the CPU by command, and the report, under target/bench
 #   BENCH_REPLICAS=1 scripts/bench-compose.sh  also 1, 2 and 3 API replicas
@@ -400,6 +401,20 @@ if [[ ${BENCH_PROFILE:-0} == 1 ]]; then profile_compose_creates; fi
 
 echo "== compose / native"
 ratio_table | tee target/bench/compose-ratio.md
+# A whole run's table replaces the one at the top of docs/performance.md.
+if [[ ${BENCH_QUICK:-0} != 1 ]]; then
+    python3 - target/bench/compose-ratio.md docs/performance.md "$(date -u +%Y-%m-%d)" \
+        "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'PY'
+import sys
+table, doc, day, commit = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], sys.argv[4]
+start, end = "<!-- compose-table:start -->", "<!-- compose-table:end -->"
+text = open(doc).read()
+head, rest = text.split(start, 1)
+_, tail = rest.split(end, 1)
+table = f"One run of `scripts/bench-compose.sh` at {commit} on {day}:\n\n{table}"
+open(doc, "w").write(f"{head}{start}\n{table}{end}{tail}")
+PY
+fi
 
 if [[ ${BENCH_REPLICAS:-0} == 1 ]]; then
     echo "== compose cluster: 1, 2 and 3 replicas of each API behind the ingress"

@@ -4,7 +4,11 @@
 # `bench`, pgbench running the create transaction as the database's ceiling,
 # then `down`. Figures go to stdout and to target/bench/results-<time>.jsonl.
 #   scripts/bench.sh            the whole run (a few minutes)
-#   BENCH_QUICK=1 scripts/bench.sh   fewer requests, for a smoke run
+# Then `bench report` draws the plots and writes the summary table: into
+# docs/plots/ and between the markers at the top of docs/performance.md.
+#   BENCH_QUICK=1 scripts/bench.sh   fewer requests, for a smoke run (the
+#                                   docs are left alone: its table and plots
+#                                   go to target/bench/report/ only)
 #   BENCH_BASELINE=REV scripts/bench.sh   then the C=64 scenarios on REV's
 #                                   binaries and on these, alternately
 #                                   (scripts/bench/before-after.sh)
@@ -28,6 +32,10 @@ bench() { target/release/bench "$@" --json "$results"; }
 source scripts/bench/databases.sh
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sr)"
+mkdir -p target/bench
+printf '{"scenario": "machine", "cores": %s, "memory_gib": %s, "kernel": "%s", "commit": "%s", "date": "%s"}\n' \
+    "$(nproc)" "$(free -g | awk '/Mem:/ {print $2}')" "$(uname -sr)" \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(date -u +%Y-%m-%d)" >>"$results"
 scripts/local-cluster.sh down >/dev/null 2>&1 || true
 scripts/backing-services.sh >/dev/null
 fresh_databases "$WRITE_MODEL_DB_NAME" "$READ_MODEL_DB_NAME" rsdist_pgbench
@@ -40,10 +48,15 @@ bench footprint --label idle
 echo "== create, replay, fetch"
 bench create -n "$(n 2000)" -c 1
 bench create -n "$(n 10000)" -c 8
+bench create -n "$(n 20000)" -c 32
 bench create -n "$(n 30000)" -c 64
+bench create -n "$(n 30000)" -c 128
 bench replay -n "$(n 20000)" -c 64
+bench fetch -n "$(n 5000)" -c 1
 bench fetch -n "$(n 20000)" -c 8
+bench fetch -n "$(n 30000)" -c 32
 bench fetch -n "$(n 50000)" -c 64
+bench fetch -n "$(n 50000)" -c 128
 echo "== lag"
 bench lag -n "$(n 1000)" -c 64
 echo "== footprint after load"
@@ -71,6 +84,22 @@ for c in sorted(ceiling):
     ratio = f"{ours / ceiling[c]:.2f}x" if ours else "-"
     print(f"c={c:<3} pgbench {ceiling[c]:>9.1f} tps   create {ours or 0:>9.1f}/s   create/pgbench {ratio}")
 PY
+echo "== report"
+bench report --out target/bench/report
+if [[ ${BENCH_QUICK:-0} != 1 ]]; then
+    mkdir -p docs/plots
+    cp target/bench/report/plots/*.svg docs/plots/
+    python3 - target/bench/report/bench-table.md docs/performance.md <<'PY'
+import sys
+table, doc = open(sys.argv[1]).read(), sys.argv[2]
+start, end = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+text = open(doc).read()
+head, rest = text.split(start, 1)
+_, tail = rest.split(end, 1)
+open(doc, "w").write(f"{head}{start}\n{table}{end}{tail}")
+PY
+    echo "== docs/performance.md's table and docs/plots/ rewritten from $results"
+fi
 if [[ -n ${BENCH_BASELINE:-} ]]; then
     scripts/local-cluster.sh down >/dev/null
     scripts/bench/before-after.sh "$BENCH_BASELINE" "$results"

@@ -10,10 +10,13 @@ pub(crate) struct Args {
     pub depth: u64,
     pub label: String,
     pub json: PathBuf,
+    /// Where `report` writes its table (`bench-table.md`) and `plots/`.
+    pub out: PathBuf,
 }
 
-const USAGE: &str = "usage: bench create|replay|fetch|load|depth|lag|footprint \
-    [-n REQUESTS] [-c CONCURRENCY] [--rows ROWS] [--depth DEPTH] [--label LABEL] [--json FILE]";
+const USAGE: &str = "usage: bench create|replay|fetch|load|depth|lag|footprint|report \
+    [-n REQUESTS] [-c CONCURRENCY] [--rows ROWS] [--depth DEPTH] [--label LABEL] [--json FILE] \
+    [--out DIR]";
 
 impl Args {
     pub(crate) fn parse(mut words: impl Iterator<Item = String>) -> Result<Self, String> {
@@ -26,6 +29,7 @@ impl Args {
             depth: 999_000,
             label: "now".into(),
             json: PathBuf::from("target/bench/results.jsonl"),
+            out: PathBuf::from("target/bench"),
         };
         while let Some(flag) = words.next() {
             let value = words
@@ -43,6 +47,7 @@ impl Args {
                 "--depth" => args.depth = number()?,
                 "--label" => args.label = value,
                 "--json" => args.json = PathBuf::from(value),
+                "--out" => args.out = PathBuf::from(value),
                 _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
             }
         }

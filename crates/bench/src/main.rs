@@ -11,6 +11,8 @@
 //! bench depth     [-n N] [--depth D]  a page at depth D against the first page
 //! bench lag       [-n N] [-c C]    PUT's 200 to visible in GET, idle and under C creates
 //! bench footprint [--label L]      RSS of each service of scripts/local-cluster.sh
+//! bench report    [--json F] [--out D]  from a run's results: the summary table
+//!                                  (D/bench-table.md) and the plots (D/plots/*.svg)
 //! ```
 //! URLs and database settings come from the environment (`.env` names).
 
@@ -20,8 +22,10 @@ mod driver;
 mod footprint;
 mod http;
 mod loader;
+mod plots;
 mod report;
 mod scenarios;
+mod summary;
 
 use std::process::ExitCode;
 

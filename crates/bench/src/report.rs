@@ -40,11 +40,19 @@ pub(crate) fn record(
         "p99_ms": measured.millis(0.99),
         "max_ms": measured.latencies.max() as f64 / 1000.0,
         "errors": errors.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "cdf_ms": cdf(measured),
     });
     if let (Some(line), Value::Object(extra)) = (line.as_object_mut(), extra) {
         line.extend(extra);
     }
     append(&args.json, &line);
+}
+
+/// The latency distribution as `[quantile, ms]` pairs: every percentile,
+/// then the 99.9th and the maximum, for the plots.
+fn cdf(measured: &Measured) -> Vec<[f64; 2]> {
+    let quantiles = (1..=99).map(|p| f64::from(p) / 100.0).chain([0.999, 1.0]);
+    quantiles.map(|q| [q, measured.millis(q)]).collect()
 }
 
 /// Appends one JSON object as a line.

@@ -15,7 +15,7 @@ use crate::args::Args;
 use crate::cpu::CpuSample;
 use crate::driver::{Measured, drive, new_histogram};
 use crate::http::Client;
-use crate::{footprint, loader, report};
+use crate::{footprint, loader, report, summary};
 
 /// The published APIs, from the `.env` port names.
 #[derive(Clone)]
@@ -76,6 +76,10 @@ impl Api {
 }
 
 pub(crate) async fn run(args: &Args) -> Result<(), String> {
+    // The one scenario that needs no cluster.
+    if args.scenario == "report" {
+        return summary::write(&args.json, &args.out);
+    }
     let env = Env::from_process();
     let api = Api::from_env(&env)?;
     let (n, c) = (args.requests, args.concurrency);
@@ -205,8 +209,8 @@ async fn depth(api: &Api, env: &Env, args: &Args) -> Result<(), String> {
 /// `-c` concurrent creates.
 async fn lag(api: &Api, args: &Args) {
     let samples = args.requests.min(2000);
-    let idle = lag_samples(api, samples).await;
-    report::record(args, "lag idle", 1, &idle, json!({}));
+    let (idle, series) = lag_samples(api, samples).await;
+    report::record(args, "lag idle", 1, &idle, json!({ "series": series }));
     let stop = Arc::new(AtomicBool::new(false));
     let load: Vec<_> = (0..args.concurrency)
         .map(|_| {
@@ -219,16 +223,19 @@ async fn lag(api: &Api, args: &Args) {
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let loaded = lag_samples(api, samples).await;
+    let (loaded, series) = lag_samples(api, samples).await;
     stop.store(true, Ordering::Relaxed);
     for task in load {
         let _ = task.await;
     }
     let label = format!("lag under create c={}", args.concurrency);
-    report::record(args, &label, 1, &loaded, json!({}));
+    report::record(args, &label, 1, &loaded, json!({ "series": series }));
 }
 
-async fn lag_samples(api: &Api, samples: usize) -> Measured {
+/// `samples` lags one after the other, and each as `[seconds since the
+/// first, lag in ms]`, for the plot of lag over time.
+async fn lag_samples(api: &Api, samples: usize) -> (Measured, Vec<[f64; 2]>) {
+    let mut series = Vec::with_capacity(samples);
     let mut measured = Measured {
         requests: samples,
         elapsed: Duration::ZERO,
@@ -245,6 +252,8 @@ async fn lag_samples(api: &Api, samples: usize) -> Measured {
         };
         let micros = u64::try_from(placed.elapsed().as_micros()).unwrap_or(u64::MAX);
         measured.latencies.saturating_record(micros);
+        let at = placed.duration_since(started).as_secs_f64();
+        series.push([at, micros as f64 / 1000.0]);
         *measured.statuses.entry(visible).or_insert(0) += 1;
         if i % 100 == 0 {
             eprint!("\rlag: {i}/{samples}   ");
@@ -252,7 +261,7 @@ async fn lag_samples(api: &Api, samples: usize) -> Measured {
     }
     measured.elapsed = started.elapsed();
     eprint!("\r{:40}\r", "");
-    measured
+    (measured, series)
 }
 
 /// Polls until the order is served (200), or 10 s pass (408).

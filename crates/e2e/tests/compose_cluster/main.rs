@@ -9,6 +9,7 @@
 
 mod compose;
 mod faults;
+mod follow_order;
 mod ha;
 mod ha_stores;
 mod images;

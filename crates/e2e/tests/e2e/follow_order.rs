@@ -56,7 +56,10 @@ async fn it_shows_an_orders_events_across_the_services_in_time_order_with_the_la
     // after its commit, which the consumer may beat, so those two come after
     // the order's creation in either order, and the page after the sync.
     assert!(lines[..4].is_sorted(), "not in time order:\n{journey}");
-    assert!(lines[4] > lines[2] && lines[5] > lines[2] && lines[6] > lines[5], "{journey}");
+    assert!(
+        lines[4] > lines[2] && lines[5] > lines[2] && lines[6] > lines[5],
+        "{journey}"
+    );
     let synced = journey.lines().nth(lines[5]).expect("the synced line");
     assert!(
         synced.contains("read_model_sync") && synced.contains("lag_ms="),

@@ -2,6 +2,7 @@
 //! forward-protocol receiver, and the list of services.
 
 mod database;
+mod docs;
 mod fake_coinbase;
 mod fluent_receiver;
 mod services_list;

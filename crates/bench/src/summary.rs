@@ -1,0 +1,233 @@
+//! `bench report`: one run's results as the table that opens
+//! docs/performance.md (`bench-table.md`, which scripts/bench.sh splices in
+//! between its markers) and as plots (`plots/`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::plots;
+
+/// The results of one run, a JSON object per line.
+pub(crate) struct Results(pub Vec<Value>);
+
+impl Results {
+    pub(crate) fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("reading {}: {error}", path.display()))?;
+        let rows = text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        Ok(Self(rows))
+    }
+
+    /// The rows of `scenario`.
+    pub(crate) fn of<'a>(&'a self, scenario: &'a str) -> impl Iterator<Item = &'a Value> {
+        self.0
+            .iter()
+            .filter(move |row| row["scenario"].as_str() == Some(scenario))
+    }
+
+    /// The row of `scenario` at `concurrency`, the last if it ran twice.
+    pub(crate) fn at(&self, scenario: &str, concurrency: u64) -> Option<&Value> {
+        self.0.iter().rfind(|row| {
+            row["scenario"].as_str() == Some(scenario)
+                && row["concurrency"].as_u64() == Some(concurrency)
+        })
+    }
+
+    /// The first row whose scenario starts with `prefix`.
+    fn starting(&self, prefix: &str) -> Option<&Value> {
+        self.0.iter().find(|row| {
+            row["scenario"]
+                .as_str()
+                .is_some_and(|name| name.starts_with(prefix))
+        })
+    }
+}
+
+/// Writes `out/bench-table.md` and `out/plots/*.svg` from the results in `json`.
+pub(crate) fn write(json: &Path, out: &Path) -> Result<(), String> {
+    let results = Results::read(json)?;
+    let table = table(&results);
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let path = out.join("bench-table.md");
+    std::fs::write(&path, &table).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    print!("{table}");
+    plots::draw(&results, &out.join("plots"))
+}
+
+/// 12345.6 as "12,346".
+pub(crate) fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+fn number(row: &Value, field: &str) -> f64 {
+    row[field].as_f64().unwrap_or(f64::NAN)
+}
+
+/// "6,792/s, p50 9.1 ms, p99 14.7 ms" (and the errors, if any).
+fn throughput(row: &Value) -> String {
+    let errors: u64 = row["errors"]
+        .as_object()
+        .map(|e| e.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
+    format!(
+        "{}/s, p50 {:.1} ms, p99 {:.1} ms{}",
+        thousands(number(row, "throughput_per_s")),
+        number(row, "p50_ms"),
+        number(row, "p99_ms"),
+        if errors == 0 {
+            String::new()
+        } else {
+            format!(", {errors} errors")
+        }
+    )
+}
+
+/// "create_buy_order 66, postgres 79, …; total 231" (µs).
+fn cpu(row: &Value) -> String {
+    let Some(groups) = row["cpu_us_per_request"].as_object() else {
+        return "not measured".into();
+    };
+    let parts: Vec<String> = groups
+        .iter()
+        .filter(|(group, _)| group.as_str() != "total")
+        .map(|(group, micros)| format!("{group} {:.0}", micros.as_f64().unwrap_or(0.0)))
+        .collect();
+    let total = groups.get("total").and_then(Value::as_f64).unwrap_or(0.0);
+    format!("**{total:.0} µs**: {}", parts.join(", "))
+}
+
+fn table(results: &Results) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for c in [1, 8, 32, 64, 128] {
+        if let Some(row) = results.at("create", c) {
+            rows.push((format!("creates, C={c}"), throughput(row)));
+        }
+    }
+    if let Some(row) = results.of("replay").last() {
+        let c = row["concurrency"].as_u64().unwrap_or(0);
+        rows.push((format!("replays, C={c}"), throughput(row)));
+    }
+    for c in [1, 8, 32, 64, 128] {
+        if let Some(row) = results.at("fetch", c) {
+            rows.push((format!("first pages, C={c}"), throughput(row)));
+        }
+    }
+    if let (Some(top), Some(deep)) = (
+        results.of("depth first page").last(),
+        results.starting("depth page at"),
+    ) {
+        let rows_total = thousands(number(deep, "rows"));
+        let name = deep["scenario"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("depth page at", "a page at row");
+        rows.push((
+            format!("{name} of {rows_total}, C={}", deep["concurrency"]),
+            format!(
+                "p50 {:.2} ms against {:.2} ms for the first page: {:.2}x",
+                number(deep, "p50_ms"),
+                number(top, "p50_ms"),
+                number(deep, "p50_ratio")
+            ),
+        ));
+    }
+    for (prefix, name) in [
+        ("lag idle", "sync lag, idle"),
+        ("lag under create", "sync lag, under creates"),
+    ] {
+        if let Some(row) = results.starting(prefix) {
+            let label = row["scenario"]
+                .as_str()
+                .unwrap_or(name)
+                .replace("lag under create c=", "sync lag, under creates at C=");
+            let label = if prefix == "lag idle" {
+                name.to_owned()
+            } else {
+                label
+            };
+            rows.push((
+                label,
+                format!(
+                    "p50 {:.1} ms, p99 {:.1} ms",
+                    number(row, "p50_ms"),
+                    number(row, "p99_ms")
+                ),
+            ));
+        }
+    }
+    if let Some(row) = results
+        .of("footprint")
+        .filter(|r| r["label"] == "after-load")
+        .last()
+    {
+        let sizes: Vec<String> = row["rss_mib"]
+            .as_object()
+            .map(|sizes| {
+                sizes
+                    .iter()
+                    .map(|(s, m)| format!("{s} {:.1}", m.as_f64().unwrap_or(0.0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        rows.push(("RSS after the load (MiB)".into(), sizes.join(", ")));
+    }
+    if let Some(row) = results.at("create", 64) {
+        rows.push(("CPU per order, C=64".into(), cpu(row)));
+    }
+    if let Some(row) = results.at("fetch", 64) {
+        rows.push(("CPU per first page, C=64".into(), cpu(row)));
+    }
+    let pgbench: Vec<String> = results
+        .of("pgbench create transaction")
+        .map(|row| {
+            format!(
+                "{} tps at C={}",
+                thousands(number(row, "throughput_per_s")),
+                row["concurrency"]
+            )
+        })
+        .collect();
+    if !pgbench.is_empty() {
+        rows.push((
+            "one order per transaction (pgbench)".into(),
+            pgbench.join(", "),
+        ));
+    }
+    let mut table = heading(results);
+    table.push_str("\n| figure | result |\n|---|---|\n");
+    for (figure, result) in rows {
+        let _ = writeln!(table, "| {figure} | {result} |");
+    }
+    table
+}
+
+/// Where and when the run was made.
+fn heading(results: &Results) -> String {
+    let Some(machine) = results.of("machine").last() else {
+        return "One run of `scripts/bench.sh`.\n".into();
+    };
+    let text = |field: &str| machine[field].as_str().unwrap_or("?").to_owned();
+    format!(
+        "One run of `scripts/bench.sh` at {} on {}: {} cores, {} GiB, {}; the native cluster \
+         (release build) with the fake Coinbase, PostgreSQL and RabbitMQ from Debian, and the \
+         load generator, all on those cores.\n",
+        text("commit"),
+        text("date"),
+        machine["cores"],
+        machine["memory_gib"],
+        text("kernel"),
+    )
+}
