@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::summary::Results;
@@ -49,9 +50,59 @@ fn by_concurrency(results: &Results, scenario: &str, field: &str) -> Vec<(f64, f
 fn plain(value: f64) -> String {
     if value >= 100.0 {
         crate::summary::thousands(value)
+    } else if value.fract() == 0.0 {
+        format!("{value:.0}")
     } else {
         format!("{value:.1}")
     }
+}
+
+/// A chart's title, and each axis's description and range.
+struct Axes<'a> {
+    title: &'a str,
+    x: (&'a str, Range<f64>),
+    y: (&'a str, Range<f64>),
+}
+
+type Linear<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart with linear axes on `area`, its mesh drawn.
+fn linear<'a, 'b: 'a>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    axes: Axes,
+) -> Result<Linear<'a, 'b>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(axes.title, FONT)
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(axes.x.1, axes.y.1)
+        .map_err(failed)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x.0)
+        .y_desc(axes.y.0)
+        .x_label_formatter(&|x| plain(*x))
+        .y_label_formatter(&|y| plain(*y))
+        .label_style(FONT)
+        .draw()
+        .map_err(failed)?;
+    Ok(chart)
+}
+
+/// The legend of the series drawn, at `position`.
+fn legend<'a, 'b: 'a, Coords: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Coords>,
+    position: SeriesLabelPosition,
+) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(FONT)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(failed)
 }
 
 /// 0 to a little above the largest value.
@@ -101,14 +152,7 @@ fn panel(
             .draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))
             .map_err(failed)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(FONT)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(failed)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn concurrency(results: &Results, path: &Path) -> Drawn {
@@ -172,23 +216,12 @@ fn create_latency(results: &Results, path: &Path) -> Drawn {
         .collect();
     let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(failed)?;
-    let x_range = room(points.iter().map(|(ms, _)| *ms));
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Creates at C=64: share answered within a latency", FONT)
-        .margin(12)
-        .x_label_area_size(42)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x_range, 0.0..100.0)
-        .map_err(failed)?;
-    chart
-        .configure_mesh()
-        .x_desc("latency (ms)")
-        .y_desc("requests answered (%)")
-        .x_label_formatter(&|x| plain(*x))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style(FONT)
-        .draw()
-        .map_err(failed)?;
+    let axes = Axes {
+        title: "Creates at C=64: share answered within a latency",
+        x: ("latency (ms)", room(points.iter().map(|(ms, _)| *ms))),
+        y: ("requests answered (%)", 0.0..100.0),
+    };
+    let mut chart = linear(&root, axes)?;
     chart
         .draw_series(LineSeries::new(points, CREATES.stroke_width(2)))
         .map_err(failed)?
@@ -197,14 +230,7 @@ fn create_latency(results: &Results, path: &Path) -> Drawn {
             crate::summary::thousands(row["requests"].as_f64().unwrap_or(0.0))
         ))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], CREATES.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(FONT)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(failed)?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(failed)
 }
 
@@ -228,27 +254,18 @@ fn sync_lag(results: &Results, path: &Path) -> Drawn {
         .replace("lag under create c=", "under creates at C=");
     let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(failed)?;
-    let x_range = room(idle.iter().chain(&loaded).map(|(s, _)| *s));
-    let y_range = room(idle.iter().chain(&loaded).map(|(_, ms)| *ms));
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Sync lag: from a create's 200 to the order in GET /buy_orders",
-            FONT,
-        )
-        .margin(12)
-        .x_label_area_size(42)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x_range, y_range)
-        .map_err(failed)?;
-    chart
-        .configure_mesh()
-        .x_desc("time since the first sample (s)")
-        .y_desc("lag (ms)")
-        .x_label_formatter(&|x| plain(*x))
-        .y_label_formatter(&|y| plain(*y))
-        .label_style(FONT)
-        .draw()
-        .map_err(failed)?;
+    let axes = Axes {
+        title: "Sync lag: from a create's 200 to the order in GET /buy_orders",
+        x: (
+            "time since the first sample (s)",
+            room(idle.iter().chain(&loaded).map(|(s, _)| *s)),
+        ),
+        y: (
+            "lag (ms)",
+            room(idle.iter().chain(&loaded).map(|(_, ms)| *ms)),
+        ),
+    };
+    let mut chart = linear(&root, axes)?;
     for (name, color, points) in [("idle", CREATES, idle), (label.as_str(), PAGES, loaded)] {
         chart
             .draw_series(points.iter().map(|p| Circle::new(*p, 2, color.filled())))
@@ -256,13 +273,6 @@ fn sync_lag(results: &Results, path: &Path) -> Drawn {
             .label(name)
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(FONT)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(failed)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(failed)
 }
