@@ -4,8 +4,9 @@
 # debootstrap's minimal Debian 12), as root, with nothing of the project's
 # installed. It gets only what every machine of this project's kind has
 # besides the project: the Rust toolchain (this machine's, mounted read-only),
-# a C linker for it, CA certificates (with this network's own CA) and this
-# network's host names. No Docker engine runs inside, so the compose suite is
+# kubectl (likewise: the machines have it, Debian's archive does not), a C
+# linker for the toolchain, CA certificates (with this network's own CA) and
+# this network's host names. No Docker engine runs inside, so the compose suite is
 # skipped there, as ./test.sh says.
 #
 # Slow (everything is installed and compiled from nothing, about 10 minutes
@@ -33,13 +34,15 @@ done </etc/hosts
 
 rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
 cargo_bin=$(dirname "$(type -P cargo)")
+kubectl_bin=$(dirname "$(readlink -f "$(type -P kubectl)")")
 custom_cas=/usr/local/share/ca-certificates
 mkdir -p target
 docker run --rm --name rsdist-clean-machine "${hosts[@]}" \
     -v "$rustup_home:/opt/rustup:ro" -v "$cargo_bin:/opt/cargo-bin:ro" \
+    -v "$kubectl_bin:/opt/kubectl-bin:ro" \
     -v "$custom_cas:$custom_cas:ro" -v "$work/src:/src" \
     -e RUSTUP_HOME=/opt/rustup -e CARGO_HOME=/root/.cargo \
-    -e PATH=/opt/cargo-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    -e PATH=/opt/cargo-bin:/opt/kubectl-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     rsdist/debian:12 bash -euo pipefail -c '
         echo "clean-machine-check: the toolchain'"'"'s needs: gcc, libc6-dev, ca-certificates"

@@ -21,8 +21,10 @@ out=target/kubernetes
 
 log() { printf 'kubernetes-checks: %s\n' "$*" >&2; }
 
+# The machines of this project have kubectl; Debian 12's archive has none.
 type -P kubectl >/dev/null || {
-    log "kubectl is not on PATH: it builds the overlays (kubectl kustomize); install kubectl 1.27 or later"
+    log "kubectl is not on PATH: it builds the overlays (kubectl kustomize, kubectl 1.27 or later);"
+    log "install it from the Kubernetes project's packages (pkgs.k8s.io) or your distribution's"
     exit 1
 }
 if [[ ! -x $venv/bin/kubernetes-validate ]]; then

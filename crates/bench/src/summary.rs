@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::cpu::OUTSIDE_THE_CLUSTER;
 use crate::plots;
 
 /// The results of one run, a JSON object per line.
@@ -100,10 +101,15 @@ fn cpu(row: &Value) -> String {
     let Some(groups) = row["cpu_us_per_request"].as_object() else {
         return "not measured".into();
     };
+    // The cluster's own processes that worked for it (the load generator
+    // and the fake Coinbase are not the cluster's).
     let parts: Vec<String> = groups
         .iter()
         .filter(|(group, _)| group.as_str() != "total")
-        .map(|(group, micros)| format!("{group} {:.0}", micros.as_f64().unwrap_or(0.0)))
+        .filter(|(group, _)| !OUTSIDE_THE_CLUSTER.contains(&group.as_str()))
+        .filter_map(|(group, micros)| Some((group, micros.as_f64()?)))
+        .filter(|(_, micros)| *micros >= 0.5)
+        .map(|(group, micros)| format!("{group} {micros:.0}"))
         .collect();
     let total = groups.get("total").and_then(Value::as_f64).unwrap_or(0.0);
     format!("**{total:.0} µs**: {}", parts.join(", "))
@@ -130,10 +136,14 @@ fn table(results: &Results) -> String {
         results.starting("depth page at"),
     ) {
         let rows_total = thousands(number(deep, "rows"));
-        let name = deep["scenario"]
+        let depth = deep["scenario"]
             .as_str()
             .unwrap_or_default()
-            .replace("depth page at", "a page at row");
+            .trim_start_matches("depth page at ");
+        let name = format!(
+            "a page at row {}",
+            thousands(depth.parse().unwrap_or(f64::NAN))
+        );
         rows.push((
             format!("{name} of {rows_total}, C={}", deep["concurrency"]),
             format!(
@@ -176,9 +186,10 @@ fn table(results: &Results) -> String {
         let sizes: Vec<String> = row["rss_mib"]
             .as_object()
             .map(|sizes| {
-                sizes
+                let ours = sizes
                     .iter()
-                    .map(|(s, m)| format!("{s} {:.1}", m.as_f64().unwrap_or(0.0)))
+                    .filter(|(s, _)| !OUTSIDE_THE_CLUSTER.contains(&s.as_str()));
+                ours.map(|(s, m)| format!("{s} {:.1}", m.as_f64().unwrap_or(0.0)))
                     .collect()
             })
             .unwrap_or_default();
