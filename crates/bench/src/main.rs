@@ -24,6 +24,7 @@ mod http;
 mod loader;
 mod plots;
 mod report;
+mod results;
 mod scenarios;
 mod summary;
 

@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::summary::Results;
+use crate::results::{Results, thousands};
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 420;
@@ -49,7 +49,7 @@ fn by_concurrency(results: &Results, scenario: &str, field: &str) -> Vec<(f64, f
 /// An axis label: whole numbers as such, small ones with a decimal.
 fn plain(value: f64) -> String {
     if value >= 100.0 {
-        crate::summary::thousands(value)
+        thousands(value)
     } else if value.fract() == 0.0 {
         format!("{value:.0}")
     } else {
@@ -227,7 +227,7 @@ fn create_latency(results: &Results, path: &Path) -> Drawn {
         .map_err(failed)?
         .label(format!(
             "{} creates",
-            crate::summary::thousands(row["requests"].as_f64().unwrap_or(0.0))
+            thousands(row["requests"].as_f64().unwrap_or(0.0))
         ))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], CREATES.stroke_width(2)));
     legend(&mut chart, SeriesLabelPosition::LowerRight)?;
