@@ -64,93 +64,124 @@ fn cpu(row: &Value) -> String {
     format!("**{total:.0} µs**: {}", parts.join(", "))
 }
 
+/// One row of the table: the figure, and what was measured.
+type Row = (String, String);
+
 fn table(results: &Results) -> String {
-    let mut rows: Vec<(String, String)> = Vec::new();
-    for c in [1, 8, 32, 64, 128] {
+    let mut rows: Vec<Row> = throughput_rows(results);
+    rows.extend(depth_row(results));
+    rows.extend(lag_rows(results));
+    rows.extend(footprint_row(results));
+    rows.extend(cpu_rows(results));
+    rows.extend(pgbench_row(results));
+    let mut table = heading(results);
+    table.push_str("\n| figure | result |\n|---|---|\n");
+    for (figure, result) in rows {
+        let _ = writeln!(table, "| {figure} | {result} |");
+    }
+    table
+}
+
+/// Creates, replays and first pages at each concurrency that ran.
+fn throughput_rows(results: &Results) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let levels = [1, 8, 32, 64, 128];
+    for c in levels {
         if let Some(row) = results.at("create", c) {
             rows.push((format!("creates, C={c}"), throughput(row)));
         }
     }
     if let Some(row) = results.of("replay").last() {
-        let c = row["concurrency"].as_u64().unwrap_or(0);
-        rows.push((format!("replays, C={c}"), throughput(row)));
+        rows.push((
+            format!("replays, C={}", row["concurrency"]),
+            throughput(row),
+        ));
     }
-    for c in [1, 8, 32, 64, 128] {
+    for c in levels {
         if let Some(row) = results.at("fetch", c) {
             rows.push((format!("first pages, C={c}"), throughput(row)));
         }
     }
-    if let (Some(top), Some(deep)) = (
-        results.of("depth first page").last(),
-        results.starting("depth page at"),
-    ) {
-        let rows_total = thousands(number(deep, "rows"));
-        let depth = deep["scenario"]
-            .as_str()
-            .unwrap_or_default()
-            .trim_start_matches("depth page at ");
-        let name = format!(
-            "a page at row {}",
-            thousands(depth.parse().unwrap_or(f64::NAN))
-        );
-        rows.push((
-            format!("{name} of {rows_total}, C={}", deep["concurrency"]),
-            format!(
-                "p50 {:.2} ms against {:.2} ms for the first page: {:.2}x",
-                number(deep, "p50_ms"),
-                number(top, "p50_ms"),
-                number(deep, "p50_ratio")
-            ),
-        ));
-    }
-    for (prefix, name) in [
-        ("lag idle", "sync lag, idle"),
-        ("lag under create", "sync lag, under creates"),
-    ] {
-        if let Some(row) = results.starting(prefix) {
-            let label = row["scenario"]
-                .as_str()
-                .unwrap_or(name)
-                .replace("lag under create c=", "sync lag, under creates at C=");
-            let label = if prefix == "lag idle" {
-                name.to_owned()
-            } else {
-                label
-            };
-            rows.push((
-                label,
-                format!(
-                    "p50 {:.1} ms, p99 {:.1} ms",
-                    number(row, "p50_ms"),
-                    number(row, "p99_ms")
-                ),
-            ));
-        }
-    }
-    if let Some(row) = results
+    rows
+}
+
+/// The page deep down against the first page.
+fn depth_row(results: &Results) -> Option<Row> {
+    let top = results.of("depth first page").last()?;
+    let deep = results.starting("depth page at")?;
+    let depth = deep["scenario"]
+        .as_str()?
+        .trim_start_matches("depth page at ");
+    let figure = format!(
+        "a page at row {} of {}, C={}",
+        thousands(depth.parse().unwrap_or(f64::NAN)),
+        thousands(number(deep, "rows")),
+        deep["concurrency"]
+    );
+    let result = format!(
+        "p50 {:.2} ms against {:.2} ms for the first page: {:.2}x",
+        number(deep, "p50_ms"),
+        number(top, "p50_ms"),
+        number(deep, "p50_ratio")
+    );
+    Some((figure, result))
+}
+
+/// The sync lag, idle and under creates.
+fn lag_rows(results: &Results) -> Vec<Row> {
+    let idle = results
+        .starting("lag idle")
+        .map(|row| ("sync lag, idle".to_owned(), row));
+    let loaded = results.starting("lag under create").map(|row| {
+        let scenario = row["scenario"].as_str().unwrap_or_default();
+        (
+            scenario.replace("lag under create c=", "sync lag, under creates at C="),
+            row,
+        )
+    });
+    let latency = |row: &Value| {
+        format!(
+            "p50 {:.1} ms, p99 {:.1} ms",
+            number(row, "p50_ms"),
+            number(row, "p99_ms")
+        )
+    };
+    idle.into_iter()
+        .chain(loaded)
+        .map(|(figure, row)| (figure, latency(row)))
+        .collect()
+}
+
+/// Each service's RSS after the load.
+fn footprint_row(results: &Results) -> Option<Row> {
+    let row = results
         .of("footprint")
         .filter(|r| r["label"] == "after-load")
-        .last()
-    {
-        let sizes: Vec<String> = row["rss_mib"]
-            .as_object()
-            .map(|sizes| {
-                let ours = sizes
-                    .iter()
-                    .filter(|(s, _)| !OUTSIDE_THE_CLUSTER.contains(&s.as_str()));
-                ours.map(|(s, m)| format!("{s} {:.1}", m.as_f64().unwrap_or(0.0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        rows.push(("RSS after the load (MiB)".into(), sizes.join(", ")));
-    }
-    if let Some(row) = results.at("create", 64) {
-        rows.push(("CPU per order, C=64".into(), cpu(row)));
-    }
-    if let Some(row) = results.at("fetch", 64) {
-        rows.push(("CPU per first page, C=64".into(), cpu(row)));
-    }
-    let pgbench: Vec<String> = results
+        .last()?;
+    let sizes = row["rss_mib"].as_object()?;
+    let ours = sizes
+        .iter()
+        .filter(|(s, _)| !OUTSIDE_THE_CLUSTER.contains(&s.as_str()));
+    let listed: Vec<String> = ours
+        .map(|(s, m)| format!("{s} {:.1}", m.as_f64().unwrap_or(0.0)))
+        .collect();
+    Some(("RSS after the load (MiB)".into(), listed.join(", ")))
+}
+
+/// The CPU per order and per first page, at C=64.
+fn cpu_rows(results: &Results) -> Vec<Row> {
+    let order = results
+        .at("create", 64)
+        .map(|row| ("CPU per order, C=64".to_owned(), cpu(row)));
+    let page = results
+        .at("fetch", 64)
+        .map(|row| ("CPU per first page, C=64".to_owned(), cpu(row)));
+    order.into_iter().chain(page).collect()
+}
+
+/// pgbench's one-order-per-transaction ceiling.
+fn pgbench_row(results: &Results) -> Option<Row> {
+    let runs: Vec<String> = results
         .of("pgbench create transaction")
         .map(|row| {
             format!(
@@ -160,18 +191,12 @@ fn table(results: &Results) -> String {
             )
         })
         .collect();
-    if !pgbench.is_empty() {
-        rows.push((
+    (!runs.is_empty()).then(|| {
+        (
             "one order per transaction (pgbench)".into(),
-            pgbench.join(", "),
-        ));
-    }
-    let mut table = heading(results);
-    table.push_str("\n| figure | result |\n|---|---|\n");
-    for (figure, result) in rows {
-        let _ = writeln!(table, "| {figure} | {result} |");
-    }
-    table
+            runs.join(", "),
+        )
+    })
 }
 
 /// Where and when the run was made.
