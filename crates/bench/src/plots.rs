@@ -155,6 +155,15 @@ fn panel(
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
+/// `field` of the create runs and of the first-page runs against
+/// concurrency, named `names`.
+fn creates_and_pages<'a>(results: &Results, field: &str, names: [&'a str; 2]) -> [Series<'a>; 2] {
+    [
+        (names[0], CREATES, by_concurrency(results, "create", field)),
+        (names[1], PAGES, by_concurrency(results, "fetch", field)),
+    ]
+}
+
 fn concurrency(results: &Results, path: &Path) -> Drawn {
     let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(failed)?;
@@ -163,35 +172,17 @@ fn concurrency(results: &Results, path: &Path) -> Drawn {
         &left,
         "Throughput",
         "requests per second",
-        [
-            (
-                "creates (PUT /buy_order)",
-                CREATES,
-                by_concurrency(results, "create", "throughput_per_s"),
-            ),
-            (
-                "first pages (GET /buy_orders)",
-                PAGES,
-                by_concurrency(results, "fetch", "throughput_per_s"),
-            ),
-        ],
+        creates_and_pages(
+            results,
+            "throughput_per_s",
+            ["creates (PUT /buy_order)", "first pages (GET /buy_orders)"],
+        ),
     )?;
     panel(
         &right,
         "p99 latency",
         "p99 latency (ms)",
-        [
-            (
-                "creates",
-                CREATES,
-                by_concurrency(results, "create", "p99_ms"),
-            ),
-            (
-                "first pages",
-                PAGES,
-                by_concurrency(results, "fetch", "p99_ms"),
-            ),
-        ],
+        creates_and_pages(results, "p99_ms", ["creates", "first pages"]),
     )?;
     root.present().map_err(failed)
 }
@@ -235,15 +226,11 @@ fn create_latency(results: &Results, path: &Path) -> Drawn {
 }
 
 fn sync_lag(results: &Results, path: &Path) -> Drawn {
+    // The same runs the table reports (`Results::starting`).
     let idle = results
-        .of("lag idle")
-        .last()
+        .starting("lag idle")
         .map(|row| pairs(&row["series"], 1.0, 1.0));
-    let loaded = results.0.iter().rfind(|row| {
-        row["scenario"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("lag under create"))
-    });
+    let loaded = results.starting("lag under create");
     let (Some(idle), Some(loaded_row)) = (idle, loaded) else {
         return Err("no lag run to draw".into());
     };

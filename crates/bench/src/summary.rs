@@ -45,7 +45,7 @@ fn throughput(row: &Value) -> String {
     )
 }
 
-/// "create_buy_order 66, postgres 79, …; total 231" (µs).
+/// "**231 µs**: create_buy_order 66, postgres 79, …" (per request).
 fn cpu(row: &Value) -> String {
     let Some(groups) = row["cpu_us_per_request"].as_object() else {
         return "not measured".into();
