@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::yaml::{scalar, string_map};
+
 const OVERLAYS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../deploy/kubernetes/overlays"
@@ -26,23 +28,6 @@ pub struct Workload<'a> {
     pub labels: BTreeMap<String, String>,
     /// The pod template's `spec`.
     pub pod: &'a Yaml,
-}
-
-/// A scalar as text, as Kubernetes would read it into a string field.
-pub fn text(node: &Yaml) -> String {
-    match node {
-        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-        Yaml::Integer(i) => i.to_string(),
-        Yaml::Boolean(b) => b.to_string(),
-        other => panic!("not a scalar: {other:?}"),
-    }
-}
-
-/// A map of scalars (labels, ConfigMap data) as text.
-pub fn string_map(node: &Yaml) -> BTreeMap<String, String> {
-    node.as_hash()
-        .map(|hash| hash.iter().map(|(k, v)| (text(k), text(v))).collect())
-        .unwrap_or_default()
 }
 
 impl Rendered {
@@ -173,17 +158,17 @@ impl Workload<'_> {
             }
         }
         for variable in container["env"].as_vec().into_iter().flatten() {
-            let name = text(&variable["name"]);
+            let name = scalar(&variable["name"]);
             let from = &variable["valueFrom"];
             let source = if !from["configMapKeyRef"].is_badvalue() {
-                Source::ConfigMap(text(&from["configMapKeyRef"]["key"]))
+                Source::ConfigMap(scalar(&from["configMapKeyRef"]["key"]))
             } else if !from["secretKeyRef"].is_badvalue() {
                 Source::Secret {
-                    key: text(&from["secretKeyRef"]["key"]),
+                    key: scalar(&from["secretKeyRef"]["key"]),
                     optional: from["secretKeyRef"]["optional"].as_bool() == Some(true),
                 }
             } else {
-                Source::Value(text(&variable["value"]))
+                Source::Value(scalar(&variable["value"]))
             };
             sources.insert(name, source);
         }

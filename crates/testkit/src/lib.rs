@@ -8,7 +8,8 @@
 //! (`metrics`), a proxy whose
 //! connections a test can cut (`tcp_proxy`), the outside programs some
 //! tests drive (`tools`: schemathesis, Chromium, Prometheus), the
-//! Kubernetes manifests as an overlay renders them (`kubernetes`), and the
+//! Kubernetes manifests as an overlay renders them (`kubernetes`), YAML's
+//! scalars as text (`yaml`), and the
 //! one stand-in, a fake Coinbase served over real HTTP (`fake_coinbase`).
 
 pub mod api;
@@ -25,6 +26,7 @@ pub mod service;
 pub mod settings;
 pub mod tcp_proxy;
 pub mod tools;
+pub mod yaml;
 
 pub use api::{Api, Reply};
 pub use cluster::Cluster;

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use platform::config::Env;
 use platform::health::{LIVE_PATH, PATH, REPLICA_PATH};
 use platform::http::{BACKGROUND_STOP_DEADLINE, ListenConfig};
-use testkit::kubernetes::{Rendered, Workload, text};
+use testkit::kubernetes::{Rendered, Workload};
 use testkit::settings::dotenv;
+use testkit::yaml::scalar;
 
 use super::{Compose, RUST_SERVICES, unset_reads};
 use flows::Endpoint;
@@ -133,7 +134,7 @@ fn the_dev_overlay_has_the_values_of_dotenv_and_its_hosts_are_its_services() {
             .as_vec()
             .expect("ports")
             .iter()
-            .map(|port| text(&port["port"]))
+            .map(|port| scalar(&port["port"]))
             .collect();
         assert_eq!(
             ports,
@@ -178,7 +179,7 @@ fn ports_and_probe_paths_match_dotenv_and_the_routes() {
             if let Some(api) = rendered.find("Service", &app(service)) {
                 let port = &api["spec"]["ports"][0];
                 assert_eq!(
-                    text(&port["port"]),
+                    scalar(&port["port"]),
                     env["SERVICE_PORT"],
                     "{overlay}: {service}"
                 );
@@ -246,7 +247,7 @@ fn assert_locked_down(overlay: &str, workload: &Workload) {
     );
     let dropped: Vec<String> = container["capabilities"]["drop"]
         .as_vec()
-        .map(|items| items.iter().map(text).collect())
+        .map(|items| items.iter().map(scalar).collect())
         .unwrap_or_default();
     assert_eq!(dropped, ["ALL"], "{overlay}: {name} drops every capability");
 }
@@ -530,8 +531,8 @@ fn production_replicates_autoscales_spreads_and_exposes_the_two_apis() {
         .iter()
         .map(|path| {
             (
-                text(&path["path"]),
-                text(&path["backend"]["service"]["name"]),
+                scalar(&path["path"]),
+                scalar(&path["backend"]["service"]["name"]),
             )
         })
         .collect();
@@ -560,7 +561,7 @@ fn the_images_are_those_the_compose_cluster_runs() {
     for overlay in OVERLAYS {
         let rendered = Rendered::overlay(overlay);
         for workload in rendered.workloads() {
-            let image = text(&workload.container()["image"]);
+            let image = scalar(&workload.container()["image"]);
             let compose_service = workload.app().replace('-', "_");
             let expected = compose.services[&compose_service]["image"]
                 .as_str()

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use platform::config::{ConfigError, Env};
 use platform::telemetry::fluentd::FluentdConfig;
 use testkit::settings::dotenv;
+use testkit::yaml::{scalar, string_map};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -76,15 +77,6 @@ fn merged(node: &Yaml) -> Yaml {
     }
 }
 
-fn scalar(node: &Yaml) -> String {
-    match node {
-        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-        Yaml::Integer(i) => i.to_string(),
-        Yaml::Boolean(b) => b.to_string(),
-        other => panic!("not a scalar: {other:?}"),
-    }
-}
-
 struct Compose {
     services: BTreeMap<String, Yaml>,
 }
@@ -104,10 +96,8 @@ impl Compose {
 
     fn environment(&self, service: &str) -> BTreeMap<String, String> {
         let node = &self.services[service]["environment"];
-        let hash = node
-            .as_hash()
-            .unwrap_or_else(|| panic!("{service} has an environment map"));
-        hash.iter().map(|(k, v)| (scalar(k), scalar(v))).collect()
+        assert!(node.as_hash().is_some(), "{service} has an environment map");
+        string_map(node)
     }
 
     fn published(&self, service: &str) -> Vec<String> {

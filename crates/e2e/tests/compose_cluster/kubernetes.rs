@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use testkit::Api;
-use testkit::kubernetes::{Rendered, Workload, text};
+use testkit::kubernetes::{Rendered, Workload};
+use testkit::yaml::scalar;
 use uuid::Uuid;
 
 use crate::compose::ComposeCluster;
@@ -68,8 +69,8 @@ fn pod_arguments(rendered: &Rendered, workload: &Workload, hosts: &[String]) -> 
         "--read-only".into(),
         "--cap-drop=ALL".into(),
         "--security-opt=no-new-privileges".into(),
-        format!("--memory={}", text(&limits["memory"]).replace("Mi", "m")),
-        format!("--cpus={}", cpus(&text(&limits["cpu"]))),
+        format!("--memory={}", scalar(&limits["memory"]).replace("Mi", "m")),
+        format!("--cpus={}", cpus(&scalar(&limits["cpu"]))),
     ];
     args.extend(hosts.iter().map(|host| format!("--add-host={host}")));
     args.extend(
@@ -114,7 +115,7 @@ async fn start_pod(
         format!("--publish=127.0.0.1::{port}"),
     ]);
     args.extend(pod_arguments(rendered, &workload, hosts));
-    args.push(text(&workload.container()["image"]));
+    args.push(scalar(&workload.container()["image"]));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let id = cluster.docker(&args).await.trim().to_owned();
     Pod { id }
@@ -169,13 +170,13 @@ async fn the_dev_overlay_settings_run_every_service_healthy_on_the_compose_store
         .map(str::to_owned)
         .into();
     args.extend(pod_arguments(&rendered, &job, &hosts));
-    args.push(text(&job.container()["image"]));
+    args.push(scalar(&job.container()["image"]));
     args.extend(
         job.container()["args"]
             .as_vec()
             .expect("args")
             .iter()
-            .map(text),
+            .map(scalar),
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let applied = cluster.docker(&args).await;

@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use testkit::kubernetes::{Rendered, string_map, text};
+use testkit::kubernetes::Rendered;
+use testkit::yaml::{scalar, string_map};
 use yaml_rust2::Yaml;
 
 /// The namespace the overlays put everything in.
@@ -116,7 +117,7 @@ fn selects(selector: &Yaml, labels: &BTreeMap<String, String>) -> bool {
             .as_vec()
             .expect("values")
             .iter()
-            .map(text)
+            .map(scalar)
             .collect();
         labels
             .get(expression["key"].as_str().expect("a key"))
@@ -134,7 +135,7 @@ fn in_block(block: &Yaml, address: Ipv4Addr) -> bool {
         u32::from(network) & mask == u32::from(address) & mask
     };
     let excepted = block["except"].as_vec().into_iter().flatten();
-    contains(&text(&block["cidr"])) && !excepted.map(text).any(|cidr| contains(&cidr))
+    contains(&scalar(&block["cidr"])) && !excepted.map(scalar).any(|cidr| contains(&cidr))
 }
 
 /// Whether a `from` or `to` peer of a rule in our namespace is `endpoint`.
