@@ -403,17 +403,14 @@ echo "== compose / native"
 ratio_table | tee target/bench/compose-ratio.md
 # A whole run's table replaces the one at the top of docs/performance.md.
 if [[ ${BENCH_QUICK:-0} != 1 ]]; then
-    python3 - target/bench/compose-ratio.md docs/performance.md "$(date -u +%Y-%m-%d)" \
-        "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'PY'
-import sys
-table, doc, day, commit = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], sys.argv[4]
-start, end = "<!-- compose-table:start -->", "<!-- compose-table:end -->"
-text = open(doc).read()
-head, rest = text.split(start, 1)
-_, tail = rest.split(end, 1)
-table = f"One run of `scripts/bench-compose.sh` at {commit} on {day}:\n\n{table}"
-open(doc, "w").write(f"{head}{start}\n{table}{end}{tail}")
-PY
+    {
+        echo "One run of \`scripts/bench-compose.sh\` at $(git rev-parse --short HEAD 2>/dev/null || echo unknown) on $(date -u +%Y-%m-%d):"
+        echo
+        cat target/bench/compose-ratio.md
+    } >target/bench/compose-table.md
+    # shellcheck source=scripts/bench/doc-table.sh
+    source scripts/bench/doc-table.sh
+    replace_doc_table compose-table target/bench/compose-table.md
 fi
 
 if [[ ${BENCH_REPLICAS:-0} == 1 ]]; then

@@ -30,6 +30,8 @@ results="target/bench/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 bench() { target/release/bench "$@" --json "$results"; }
 # shellcheck source=scripts/bench/databases.sh
 source scripts/bench/databases.sh
+# shellcheck source=scripts/bench/doc-table.sh
+source scripts/bench/doc-table.sh
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sr)"
 mkdir -p target/bench
@@ -89,15 +91,7 @@ bench report --out target/bench/report
 if [[ ${BENCH_QUICK:-0} != 1 ]]; then
     mkdir -p docs/plots
     cp target/bench/report/plots/*.svg docs/plots/
-    python3 - target/bench/report/bench-table.md docs/performance.md <<'PY'
-import sys
-table, doc = open(sys.argv[1]).read(), sys.argv[2]
-start, end = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
-text = open(doc).read()
-head, rest = text.split(start, 1)
-_, tail = rest.split(end, 1)
-open(doc, "w").write(f"{head}{start}\n{table}{end}{tail}")
-PY
+    replace_doc_table bench-table target/bench/report/bench-table.md
     echo "== docs/performance.md's table and docs/plots/ rewritten from $results"
 fi
 if [[ -n ${BENCH_BASELINE:-} ]]; then
