@@ -112,22 +112,20 @@ client = next((e.get("client_id") for e in created if e.get("client_id") is not 
 
 
 def belongs(event):
-    if str(event.get("external_id", "")).lower() == order:
+    if str(event.get("external_id", "")).lower() == order or event.get("request_id") in requests:
         return True
-    if event.get("request_id") in requests:
-        return True
-    published = str(event.get("order_ids", "")).split(",")
-    if event.get("event") == "buy_order_events_published" and order_ids & set(published):
-        return True
+    if event.get("event") == "buy_order_events_published":
+        return bool(order_ids & set(str(event.get("order_ids", "")).split(",")))
     if event.get("event") == "buy_orders_page_returned" and event.get("client_id") == client:
-        ends = {str(event.get("first_reference", "")).lower(), str(event.get("last_reference", "")).lower()}
-        if order in ends:
-            return True
-        # UUIDv7 ids sort by creation time, as pages do (newest first).
-        newest, oldest = (str(event.get(k, "")).lower() for k in ("first_reference", "last_reference"))
+        # UUIDv7 ids sort by creation time, as pages do (newest first): the
+        # page served the order if it lies between its first and last rows.
+        newest, oldest = (str(event.get(k) or "").lower() for k in ("first_reference", "last_reference"))
         return bool(newest and oldest) and oldest <= order <= newest
     return False
 
+
+# A page that served the order: every event of its request.
+requests |= {e["request_id"] for e in everything if e.get("request_id") and belongs(e)}
 
 DETAIL = {
     "create_buy_order_request_received": ["valid", "currency", "amount", "idempotence_key", "faults"],
@@ -142,8 +140,7 @@ DETAIL = {
     "buy_orders_page_returned": ["rows", "first_reference", "last_reference"],
 }
 
-# A page that served the order: every event of its request.
-requests |= {e["request_id"] for e in everything if e.get("request_id") and belongs(e)}
+
 def shown(value):
     if isinstance(value, bool):
         return str(value).lower()
