@@ -43,38 +43,49 @@ fn production_secrets() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// An overlay, its ConfigMap, and its Secret (production's: the listed keys).
-fn render(overlay: &str) -> (Rendered, BTreeMap<String, String>, BTreeMap<String, String>) {
-    let rendered = Rendered::overlay(overlay);
-    let config = rendered.config();
-    let secrets = match overlay {
-        "production" => {
-            assert!(rendered.secrets().is_none(), "production commits no Secret");
-            production_secrets()
-        }
-        _ => rendered
-            .secrets()
-            .expect("the dev overlay makes the Secret"),
-    };
-    (rendered, config, secrets)
+/// An overlay's render, its ConfigMap, and its Secret (production's: the
+/// keys it lists, with stand-in values), each read once.
+struct Overlay {
+    manifests: Rendered,
+    config: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
 }
 
-fn workload_env(rendered: &Rendered, service: &str) -> (Env, BTreeMap<String, String>) {
-    let secrets = rendered.secrets().unwrap_or_else(production_secrets);
-    let env = rendered
-        .workload(&app(service))
-        .env(&rendered.config(), &secrets);
-    let pairs = Env::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    (pairs, env)
+impl Overlay {
+    fn render(overlay: &str) -> Self {
+        let rendered = Rendered::overlay(overlay);
+        let config = rendered.config();
+        let secrets = match overlay {
+            "production" => {
+                assert!(rendered.secrets().is_none(), "production commits no Secret");
+                production_secrets()
+            }
+            _ => rendered
+                .secrets()
+                .expect("the dev overlay makes the Secret"),
+        };
+        Self {
+            manifests: rendered,
+            config,
+            secrets,
+        }
+    }
+
+    /// The environment of `service`'s container, every value resolved.
+    fn env(&self, service: &str) -> BTreeMap<String, String> {
+        self.manifests
+            .workload(&app(service))
+            .env(&self.config, &self.secrets)
+    }
 }
 
 #[test]
 fn every_variable_each_service_reads_is_set_for_it_in_both_overlays() {
     let defined: BTreeSet<String> = dotenv().into_keys().collect();
     for overlay in OVERLAYS {
-        let (rendered, _, _) = render(overlay);
+        let rendered = Overlay::render(overlay);
         for service in RUST_SERVICES {
-            let (_, environment) = workload_env(&rendered, service);
+            let environment = rendered.env(service);
             let command = if service == "migration" {
                 "migration apply"
             } else {
@@ -108,7 +119,11 @@ fn every_variable_each_service_reads_is_set_for_it_in_both_overlays() {
 /// (the fake, as FAKE_COINBASE=1 under compose).
 #[test]
 fn the_dev_overlay_has_the_values_of_dotenv_and_its_hosts_are_its_services() {
-    let (rendered, config, secrets) = render("dev");
+    let Overlay {
+        manifests: rendered,
+        config,
+        secrets,
+    } = Overlay::render("dev");
     let dotenv = dotenv();
     let faked = ["CB_PROTOCOL", "CB_HOST", "CB_PORT"];
     for (name, value) in config.iter().chain(&secrets) {
@@ -150,10 +165,10 @@ fn the_dev_overlay_has_the_values_of_dotenv_and_its_hosts_are_its_services() {
 fn ports_and_probe_paths_match_dotenv_and_the_routes() {
     let dotenv = dotenv();
     for overlay in OVERLAYS {
-        let (rendered, _, _) = render(overlay);
+        let rendered = Overlay::render(overlay);
         for service in RUST_SERVICES.iter().filter(|s| **s != "migration") {
-            let (_, env) = workload_env(&rendered, service);
-            let workload = rendered.workload(&app(service));
+            let env = rendered.env(service);
+            let workload = rendered.manifests.workload(&app(service));
             let port_variable = format!("{}_PORT", service.to_uppercase());
             assert_eq!(
                 env["SERVICE_PORT"], dotenv[&port_variable],
@@ -176,7 +191,7 @@ fn ports_and_probe_paths_match_dotenv_and_the_routes() {
                 );
                 assert_eq!(node["httpGet"]["port"].as_str(), Some("http"));
             }
-            if let Some(api) = rendered.find("Service", &app(service)) {
+            if let Some(api) = rendered.manifests.find("Service", &app(service)) {
                 let port = &api["spec"]["ports"][0];
                 assert_eq!(
                     scalar(&port["port"]),
@@ -260,9 +275,9 @@ fn patience_s(probe: &yaml_rust2::Yaml) -> i64 {
 #[test]
 fn every_deployment_has_probes_resources_and_the_security_context() {
     for overlay in OVERLAYS {
-        let (rendered, _, _) = render(overlay);
+        let rendered = Overlay::render(overlay);
         for service in RUST_SERVICES {
-            let workload = rendered.workload(&app(service));
+            let workload = rendered.manifests.workload(&app(service));
             assert_resources(overlay, &workload);
             assert_locked_down(overlay, &workload);
             if service == "migration" {
@@ -306,10 +321,11 @@ fn every_deployment_has_probes_resources_and_the_security_context() {
 fn assert_grace_covers_the_drain(
     overlay: &str,
     service: &str,
-    rendered: &Rendered,
+    rendered: &Overlay,
     workload: &Workload,
 ) {
-    let (env, _) = workload_env(rendered, service);
+    let environment = rendered.env(service);
+    let env = Env::from_pairs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let limits = ListenConfig::from_env(&env)
         .expect("listen settings")
         .limits;
