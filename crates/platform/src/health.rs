@@ -4,6 +4,7 @@
 
 use crate::events;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -92,6 +93,19 @@ impl Readiness {
         self.state.borrow().clone()
     }
 
+    /// `Ok` as soon as it is ready, within `limit`; else why not, after it.
+    pub async fn ready_within(&self, limit: Duration) -> Result<(), NotReady> {
+        if self.current().is_ok() {
+            return Ok(());
+        }
+        let mut changes = self.state.subscribe();
+        let ready = tokio::time::timeout(limit, changes.wait_for(Result::is_ok));
+        match ready.await {
+            Ok(Ok(_)) => Ok(()),
+            _ => self.current(),
+        }
+    }
+
     /// The healthcheck response for the current state.
     pub fn response(&self) -> Response {
         health_response(self.current())
@@ -118,18 +132,32 @@ pub trait Startup {
     fn startup(&self) -> &Readiness;
 }
 
-/// A request the service has started for: an extractor that answers 503
-/// with the reason until then, so that a service can listen (and report its
-/// state) before it can serve. Put first among a handler's extractors. An
-/// extractor rather than a middleware layer, which would box the rest of the
-/// route anew for every request.
+/// How long a request that arrives while its service is starting waits for
+/// the start before it is answered 503.
+///
+/// A new replica is in the ingress's DNS from its container's start, and
+/// the ingress (HAProxy 2.6) counts it up, and favours it (leastconn: it
+/// has no connections), until its first check. Answered 503 at once, a
+/// request could spend all its retries on two starting replicas within a
+/// millisecond and fail while another replica serves. Held, it is served as
+/// soon as the replica has started (well within a second as a rule), or
+/// answered 503 once the ingress's checks (every second) have taken the
+/// replica out, so that its retry goes to a replica that serves.
+pub const STARTING_HOLD: Duration = Duration::from_secs(2);
+
+/// A request the service has started for: an extractor that holds a
+/// request up to [`STARTING_HOLD`] for the start, then answers 503 with the
+/// reason, so that a service can listen (and report its state) before it can
+/// serve. Put first among a handler's extractors. An extractor rather than a
+/// middleware layer, which would box the rest of the route anew for every
+/// request.
 pub struct Started;
 
 impl<S: Startup + Send + Sync> FromRequestParts<Arc<S>> for Started {
     type Rejection = Response;
 
     async fn from_request_parts(_: &mut Parts, state: &Arc<S>) -> Result<Self, Response> {
-        match state.startup().current() {
+        match state.startup().ready_within(STARTING_HOLD).await {
             Ok(()) => Ok(Started),
             Err(reason) => Err((
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -215,5 +243,29 @@ pub fn health_response(state: Result<(), NotReady>) -> Response {
             Json(json!({"status": "unavailable", "detail": reason.summary()})),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_held_while_starting_goes_on_once_started() {
+        let startup = Readiness::starting("waiting for migrations");
+        let held = tokio::spawn({
+            let startup = startup.clone();
+            async move { startup.ready_within(STARTING_HOLD).await }
+        });
+        tokio::time::sleep(STARTING_HOLD / 2).await;
+        startup.set_ready();
+        assert_eq!(held.await.expect("the held request"), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_held_past_the_hold_gets_the_reason() {
+        let startup = Readiness::starting("waiting for migrations");
+        let answer = startup.ready_within(STARTING_HOLD).await;
+        assert_eq!(answer, Err(NotReady::Starting("waiting for migrations")));
     }
 }

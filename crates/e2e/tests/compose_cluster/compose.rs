@@ -227,22 +227,41 @@ impl ComposeCluster {
     /// How many servers of the ingress's backend `backend` are up, from its
     /// stats CSV.
     async fn ingress_up(&self, backend: &str) -> usize {
+        let servers = self.ingress_servers(backend, "status").await;
+        servers.iter().filter(|status| *status == "UP").count()
+    }
+
+    /// How many times the ingress has taken a server of `backend` out (its
+    /// checks or its watch of requests found it down), over all its slots.
+    pub async fn ingress_servers_taken_out(&self, backend: &str) -> usize {
+        let servers = self.ingress_servers(backend, "chkdown").await;
+        servers
+            .iter()
+            .filter_map(|count| count.parse::<usize>().ok())
+            .sum()
+    }
+
+    /// The column `column` of each server of the ingress's backend
+    /// `backend`, from its stats CSV (none if it does not answer).
+    async fn ingress_servers(&self, backend: &str, column: &str) -> Vec<String> {
         let url = format!(
             "http://127.0.0.1:{}/;csv",
             self.var("INGRESS_STATS_EXT_PORT")
         );
         let Ok(answer) = self.http.get(url).send().await else {
-            return 0;
+            return Vec::new();
         };
         let csv = answer.text().await.unwrap_or_default();
         let mut lines = csv.lines();
         let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-        let status = header.iter().position(|name| *name == "status");
+        let Some(column) = header.iter().position(|name| *name == column) else {
+            return Vec::new();
+        };
         lines
             .map(|line| line.split(',').collect::<Vec<_>>())
             .filter(|fields| fields[0] == backend && fields[1] != "BACKEND")
-            .filter(|fields| status.and_then(|i| fields.get(i)) == Some(&"UP"))
-            .count()
+            .filter_map(|fields| fields.get(column).map(|value| (*value).to_owned()))
+            .collect()
     }
 
     /// Waits until every container of the project is healthy.
@@ -254,22 +273,54 @@ impl ComposeCluster {
         .await;
     }
 
-    /// Containers of the project that are not healthy, with their state.
+    /// Containers of the project that are not healthy, with their state. A
+    /// container counts as healthy when the engine says so or when its own
+    /// healthcheck passes now (as `wait_until_healthy` of scripts/docker.sh
+    /// counts it).
     async fn unhealthy(&self) -> Vec<String> {
         let ids = self.compose(&["ps", "-q"]).await;
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if ids.is_empty() {
             return vec!["no containers".into()];
         }
-        let format = "{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}";
+        let format = "{{.Id}} {{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}";
         let mut args = vec!["inspect", "-f", format];
         args.extend(ids);
         let states = self.docker(&args).await;
-        states
-            .lines()
-            .filter(|line| !line.ends_with(" healthy"))
-            .map(str::to_owned)
-            .collect()
+        let mut unhealthy = Vec::new();
+        for line in states.lines() {
+            let mut words = line.split_whitespace();
+            let (id, name, state) = (
+                words.next().unwrap_or_default(),
+                words.next().unwrap_or_default(),
+                words.next().unwrap_or_default(),
+            );
+            let checkable = matches!(state, "starting" | "unhealthy");
+            if state != "healthy" && !(checkable && self.healthcheck_passes_now(id).await) {
+                unhealthy.push(format!("{name} {state}"));
+            }
+        }
+        unhealthy
+    }
+
+    /// Whether the container's healthcheck, run now as the engine runs it,
+    /// passes. The engine runs it only every interval (30 s for most of
+    /// ours), so a container that has just started or recovered would count
+    /// as unhealthy for up to that long after it serves.
+    async fn healthcheck_passes_now(&self, id: &str) -> bool {
+        let test = self
+            .try_docker(&["inspect", "-f", "{{json .Config.Healthcheck.Test}}", id])
+            .await
+            .unwrap_or_default();
+        let test: Vec<String> = serde_json::from_str(test.trim()).unwrap_or_default();
+        let command: Vec<&str> = match test.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["CMD", ref command @ ..] => command.to_vec(),
+            ["CMD-SHELL", shell_command] => vec!["/bin/sh", "-c", shell_command],
+            _ => return false,
+        };
+        let mut args = vec!["exec", id];
+        args.extend(command);
+        self.try_docker(&args).await.is_some()
     }
 
     /// When the container of `service` last started (to tell a restart).

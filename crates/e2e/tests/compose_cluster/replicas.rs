@@ -5,6 +5,7 @@
 //! every acknowledged order listed exactly once afterwards.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 use serde_json::json;
 use testkit::Api;
@@ -372,4 +373,86 @@ async fn bad_replica_counts_and_services_are_refused_by_name_and_change_nothing(
         "nothing started or stopped"
     );
     cluster.wait_healthy().await;
+}
+
+/// Three create_buy_order containers on the service's DNS name that cannot
+/// serve, as replicas just scaled up cannot: one whose process listens on
+/// another port (as a replica does before its process has bound), and two
+/// that stay starting (their write model is a host that does not exist).
+/// Removed when dropped.
+struct UnreadyReplicas {
+    ids: Vec<String>,
+}
+
+impl UnreadyReplicas {
+    async fn start(cluster: &ComposeCluster) -> Self {
+        let template = cluster.running("create_buy_order").await.remove(0);
+        let image = cluster
+            .docker(&["inspect", "-f", "{{.Config.Image}}", &template])
+            .await;
+        let image = image.trim();
+        let env = cluster
+            .docker(&["inspect", "-f", "{{json .Config.Env}}", &template])
+            .await;
+        let env: Vec<String> = serde_json::from_str(&env).expect("the replica's environment");
+        let network = cluster.network().await;
+        let mut ids = Vec::new();
+        let port = cluster.var("CREATE_BUY_ORDER_PORT");
+        for port in ["18777", port, port] {
+            let mut args = vec!["run", "-d", "--network", &network];
+            args.extend(["--network-alias", "create_buy_order"]);
+            let overrides = [
+                format!("SERVICE_PORT={port}"),
+                "WRITE_MODEL_DB_HOST=no-such-host".to_owned(),
+            ];
+            let kept = env.iter().filter(|variable| {
+                !variable.starts_with("SERVICE_PORT=")
+                    && !variable.starts_with("WRITE_MODEL_DB_HOST=")
+            });
+            let variables: Vec<&String> = kept.chain(&overrides).collect();
+            for variable in &variables {
+                args.extend(["-e", variable.as_str()]);
+            }
+            args.push(image);
+            ids.push(cluster.docker(&args).await.trim().to_owned());
+        }
+        Self { ids }
+    }
+}
+
+impl Drop for UnreadyReplicas {
+    fn drop(&mut self) {
+        let mut remove = std::process::Command::new("docker");
+        remove.args(["rm", "-f"]).args(&self.ids);
+        let _ = remove.output();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the compose cluster: ./test.sh --compose"]
+async fn replicas_the_ingress_finds_before_they_can_serve_fail_no_request() {
+    // HAProxy counts a replica it finds through DNS up until its first
+    // check, and favours it then: this is every new replica's first moments.
+    let cluster = ComposeCluster::attach().await;
+    let taken_out_before = cluster.ingress_servers_taken_out("create_buy_order").await;
+    let traffic = Traffic::start(cluster).await;
+    for _ in 0..2 {
+        let unready = UnreadyReplicas::start(&traffic.cluster).await;
+        // Longer than the ingress's DNS period (5 s), so that it finds them.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        drop(unready);
+        traffic.creates.wait_for_more(50).await;
+    }
+    let taken_out = traffic
+        .cluster
+        .ingress_servers_taken_out("create_buy_order")
+        .await;
+    assert!(
+        taken_out >= taken_out_before + 3,
+        "the ingress found no unready replica: taken out {taken_out_before}, then {taken_out}"
+    );
+    traffic
+        .finish("replicas found before they can serve")
+        .await
+        .assert_none_failed();
 }
