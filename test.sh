@@ -67,6 +67,9 @@ start_base_images() {
 # at the end, passed or not.
 cluster_tests() {
     export RSDIST_COMPOSE="${compose[*]}"
+    # A failed test's last lines are its panic message, with the accounting
+    # just above, not twenty frames of the async runtime.
+    export RUST_BACKTRACE=0
     if nextest_available; then
         cargo nextest run -p e2e --test compose_cluster --run-ignored only --test-threads 1 \
             --no-fail-fast --success-output final -E "$1"

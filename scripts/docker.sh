@@ -56,23 +56,53 @@ image_source() {
 }
 
 # Waits up to $1 seconds (default 300) until every container of the compose
-# project is healthy; says which are not, and fails, when time is up.
+# project is healthy; says which are not, and fails, when time is up. A
+# container counts as healthy when the engine says so or when its own
+# healthcheck passes now (healthcheck_passes_now).
 wait_until_healthy() {
-    local deadline=$((SECONDS + ${1:-300})) states
+    local deadline=$((SECONDS + ${1:-300})) unhealthy
     while true; do
-        # shellcheck disable=SC2046 # one word per container id
-        states=$(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' \
-            $("${compose[@]}" ps -q))
-        if ! grep -qv ' healthy$' <<<"$states"; then
-            return 0
-        fi
+        unhealthy=$(containers_not_yet_healthy)
+        [[ -z $unhealthy ]] && return 0
         if ((SECONDS >= deadline)); then
             echo "not healthy after ${1:-300} s:" >&2
-            grep -v ' healthy$' <<<"$states" >&2
+            echo "$unhealthy" >&2
             return 1
         fi
         sleep 1
     done
+}
+
+# The containers of the compose project that are not healthy, one per line
+# with their state.
+containers_not_yet_healthy() {
+    local ids id name state
+    mapfile -t ids < <("${compose[@]}" ps -q)
+    if ((${#ids[@]} == 0)); then
+        echo "no containers"
+        return 0
+    fi
+    docker inspect -f '{{.Id}} {{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "${ids[@]}" |
+        while read -r id name state; do
+            [[ $state == healthy ]] && continue
+            [[ $state == starting || $state == unhealthy ]] && healthcheck_passes_now "$id" && continue
+            echo "$name $state"
+        done
+}
+
+# Whether the container's healthcheck, run now as the engine runs it,
+# passes. The engine runs it only every interval (30 s for most of ours, to
+# keep the idle cost down; Docker 20.10 has no start_interval), so a
+# container that has just started or recovered would count as unhealthy for
+# up to that long after it is serving.
+healthcheck_passes_now() {
+    local id=$1 test
+    mapfile -t test < <(docker inspect -f '{{range .Config.Healthcheck.Test}}{{println .}}{{end}}' "$id")
+    case ${test[0]:-} in
+        CMD) timeout 5 docker exec "$id" "${test[@]:1}" >/dev/null 2>&1 ;;
+        CMD-SHELL) timeout 5 docker exec "$id" /bin/sh -c "${test[1]}" >/dev/null 2>&1 ;;
+        *) return 1 ;;
+    esac
 }
 
 # Points compose at the fake Coinbase (profile fake_coinbase), as
