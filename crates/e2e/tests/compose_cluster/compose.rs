@@ -307,7 +307,7 @@ impl ComposeCluster {
     /// passes. The engine runs it only every interval (30 s for most of
     /// ours), so a container that has just started or recovered would count
     /// as unhealthy for up to that long after it serves.
-    async fn healthcheck_passes_now(&self, id: &str) -> bool {
+    pub async fn healthcheck_passes_now(&self, id: &str) -> bool {
         let test = self
             .try_docker(&["inspect", "-f", "{{json .Config.Healthcheck.Test}}", id])
             .await
