@@ -1,8 +1,9 @@
 //! Replicas behind the ingress's one port per API: every replica takes
 //! traffic, the cap stays exact across them, and stopping, killing, scaling
-//! or rolling replicas under a stream of creates and first pages fails no
-//! request (a SIGKILL may fail only what was in flight on its replica), with
-//! every acknowledged order listed exactly once afterwards.
+//! or rolling replicas, or replicas the ingress finds before they can serve,
+//! under a stream of creates and first pages fails no request (a SIGKILL may
+//! fail only what was in flight on its replica), with every acknowledged
+//! order listed exactly once afterwards.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -409,8 +410,7 @@ impl UnreadyReplicas {
                 !variable.starts_with("SERVICE_PORT=")
                     && !variable.starts_with("WRITE_MODEL_DB_HOST=")
             });
-            let variables: Vec<&String> = kept.chain(&overrides).collect();
-            for variable in &variables {
+            for variable in kept.chain(&overrides) {
                 args.extend(["-e", variable.as_str()]);
             }
             args.push(image);
