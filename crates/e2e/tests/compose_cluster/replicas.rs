@@ -380,7 +380,9 @@ async fn bad_replica_counts_and_services_are_refused_by_name_and_change_nothing(
 /// serve, as replicas just scaled up cannot: one whose process listens on
 /// another port (as a replica does before its process has bound), and two
 /// that stay starting (their write model is a host that does not exist).
-/// Removed when dropped.
+/// Removed when dropped; labelled as the compose project's orphans, so that
+/// `down --remove-orphans` (./test.sh's clean-up) removes any a killed test
+/// left.
 struct UnreadyReplicas {
     ids: Vec<String>,
 }
@@ -388,20 +390,29 @@ struct UnreadyReplicas {
 impl UnreadyReplicas {
     async fn start(cluster: &ComposeCluster) -> Self {
         let template = cluster.running("create_buy_order").await.remove(0);
-        let image = cluster
-            .docker(&["inspect", "-f", "{{.Config.Image}}", &template])
-            .await;
-        let image = image.trim();
-        let env = cluster
-            .docker(&["inspect", "-f", "{{json .Config.Env}}", &template])
-            .await;
+        let inspect = |format| ["inspect", "-f", format, template.as_str()];
+        let image = cluster.docker(&inspect("{{.Config.Image}}")).await;
+        let env = cluster.docker(&inspect("{{json .Config.Env}}")).await;
         let env: Vec<String> = serde_json::from_str(&env).expect("the replica's environment");
+        let project = cluster
+            .docker(&inspect(
+                r#"{{index .Config.Labels "com.docker.compose.project"}}"#,
+            ))
+            .await;
+        let labels = [
+            format!("com.docker.compose.project={}", project.trim()),
+            "com.docker.compose.service=unready_create_buy_order".to_owned(),
+            "com.docker.compose.oneoff=False".to_owned(),
+        ];
         let network = cluster.network().await;
-        let mut ids = Vec::new();
         let port = cluster.var("CREATE_BUY_ORDER_PORT");
+        let mut unready = Self { ids: Vec::new() };
         for port in ["18777", port, port] {
             let mut args = vec!["run", "-d", "--network", &network];
             args.extend(["--network-alias", "create_buy_order"]);
+            for label in &labels {
+                args.extend(["--label", label.as_str()]);
+            }
             let overrides = [
                 format!("SERVICE_PORT={port}"),
                 "WRITE_MODEL_DB_HOST=no-such-host".to_owned(),
@@ -413,10 +424,12 @@ impl UnreadyReplicas {
             for variable in kept.chain(&overrides) {
                 args.extend(["-e", variable.as_str()]);
             }
-            args.push(image);
-            ids.push(cluster.docker(&args).await.trim().to_owned());
+            args.push(image.trim());
+            unready
+                .ids
+                .push(cluster.docker(&args).await.trim().to_owned());
         }
-        Self { ids }
+        unready
     }
 }
 
